@@ -1,0 +1,220 @@
+"""The `hearth` command: serve, worker, migrate, create-org, seed-demo, export-schema."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from sqlalchemy.engine import make_url
+
+from app import __version__
+from app.settings import Settings, get_settings
+
+cli = typer.Typer(
+    help="Hearth: the API service for digital community managers.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+T = TypeVar("T")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    cli()
+
+
+def _database_label(settings: Settings) -> str:
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        return f"SQLite file {url.database}"
+    return f"PostgreSQL {url.render_as_string(hide_password=True)}"
+
+
+@asynccontextmanager
+async def _runtime(settings: Settings) -> AsyncIterator[Any]:
+    from app.main import build_runtime, open_queue
+
+    runtime = build_runtime(settings, await open_queue(settings, in_process=False))
+    try:
+        yield runtime
+    finally:
+        await runtime.close()
+
+
+def _run(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    async def go() -> T:
+        async with _runtime(settings) as runtime:
+            return await work(runtime)
+
+    return asyncio.run(go())
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on [HEARTH_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [HEARTH_PORT].")] = None,
+) -> None:
+    """Serve the REST and GraphQL API."""
+    import uvicorn
+
+    from app.core.logging import configure_logging
+    from app.main import create_app
+
+    settings = get_settings()
+    configure_logging(settings)
+    host, port = host or settings.host, port or settings.port
+    _print_banner(settings, host, port)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        proxy_headers=True,
+    )
+
+
+def _print_banner(settings: Settings, host: str, port: int) -> None:
+    from app.orgs import service as orgs_service
+
+    async def count(runtime: Any) -> int:
+        async with runtime.read_session() as session:
+            return await orgs_service.org_count(session)
+
+    try:
+        orgs = _run(settings, count)
+    except Exception as exc:  # not migrated yet, or the database is down
+        typer.secho(
+            f"Cannot read the database: {exc.__class__.__name__}. Run `hearth migrate`.", fg="red"
+        )
+        raise typer.Exit(1) from exc
+    base = f"http://{host}:{port}"
+    jobs = (
+        "arq workers on Redis (run `hearth worker`)"
+        if settings.redis_url
+        else "in-process (no Redis configured)"
+    )
+    typer.secho(f"\n  Hearth {__version__}: the API for community managers\n", bold=True)
+    for label, value in (
+        ("REST API", f"{base}/v1"),
+        ("API docs", f"{base}/docs"),
+        ("GraphiQL", f"{base}/graphql"),
+        ("Health", f"{base}/healthz  {base}/readyz  {base}/metrics"),
+        ("Database", _database_label(settings)),
+        ("Jobs", jobs),
+    ):
+        typer.echo(f"  {label:<10}{value}")
+    if orgs == 0:
+        typer.secho("\n  No organisation yet. In another terminal, run one of:", fg="yellow")
+        typer.echo(
+            "    .venv/bin/hearth seed-demo          a demo org with communities, channels and keys"
+        )
+        typer.echo('    .venv/bin/hearth create-org "Name"  an empty org and its owner key')
+    else:
+        typer.echo(f"\n  {orgs} organisation(s) in the database.")
+    typer.echo("\n  Press Ctrl+C to stop.\n")
+
+
+@cli.command()
+def worker() -> None:
+    """Run background jobs and sweeps from Redis (needs HEARTH_REDIS_URL)."""
+    from arq.worker import run_worker
+
+    from app import worker as worker_module
+    from app.core.logging import configure_logging
+
+    configure_logging(get_settings())
+    run_worker(worker_module.WorkerSettings)
+
+
+def alembic_config(database_url: str) -> Any:
+    from alembic.config import Config
+
+    for root in (PROJECT_ROOT, Path.cwd()):
+        if (root / "alembic.ini").is_file():
+            config = Config(str(root / "alembic.ini"))
+            config.set_main_option("script_location", str(root / "alembic"))
+            config.attributes["database_url"] = database_url
+            return config
+    raise typer.BadParameter("alembic.ini not found; run hearth from the project directory.")
+
+
+@cli.command()
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Upgrade the database schema (to the latest revision by default)."""
+    from alembic import command
+
+    settings = get_settings()
+    typer.echo(f"Migrating {_database_label(settings)} to {revision} …")
+    command.upgrade(alembic_config(settings.database_url), revision)
+    typer.secho("Database is up to date.", fg="green")
+
+
+@cli.command()
+def downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. base.")]) -> None:
+    """Downgrade the database schema to an earlier revision."""
+    from alembic import command
+
+    settings = get_settings()
+    command.downgrade(alembic_config(settings.database_url), revision)
+    typer.secho(f"Database downgraded to {revision}.", fg="green")
+
+
+@cli.command("create-org")
+def create_org(name: Annotated[str, typer.Argument(help="The organisation's name.")]) -> None:
+    """Create an organisation and print its owner API key."""
+    from app.orgs import service as orgs_service
+    from app.orgs.schemas import OrgCreate
+
+    async def work(runtime: Any) -> tuple[Any, Any]:
+        async with runtime.unit_of_work() as session:
+            return await orgs_service.create_org(session, OrgCreate(name=name))
+
+    org, owner = _run(get_settings(), work)
+    typer.echo(f"Organisation {org.name!r} created (id {org.id}).")
+    typer.echo(f"Owner API key (shown once, store it now):\n  {owner.key}")
+
+
+@cli.command("seed-demo")
+def seed_demo() -> None:
+    """Fill a demo organisation with communities and channels; print a key per role."""
+    from app.seed import seed
+
+    settings = get_settings()
+    result = _run(settings, seed)
+    typer.secho(f"Demo organisation {result.org_name!r} created (id {result.org_id}).", bold=True)
+    typer.echo("API keys, one per role (shown once):")
+    for role, key in result.keys.items():
+        typer.echo(f"  {role:<10} {key}")
+    typer.echo("Communities:")
+    for slug, channels in result.communities.items():
+        typer.echo(f"  {slug:<14} channels: {', '.join(channels)}")
+    base = f"http://{settings.host}:{settings.port}"
+    typer.echo(
+        f'\nTry:\n  curl -H "Authorization: Bearer {result.keys["viewer"]}" {base}/v1/communities'
+    )
+
+
+@cli.command("export-schema")
+def export_schema(
+    out: Annotated[Path, typer.Option(help="Directory to write into.")] = PROJECT_ROOT / "openapi",
+) -> None:
+    """Write openapi.json and schema.graphql from the app."""
+    from app.schema_export import graphql_sdl, openapi_json
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "openapi.json").write_text(openapi_json())
+    (out / "schema.graphql").write_text(graphql_sdl())
+    typer.echo(f"Wrote {out / 'openapi.json'} and {out / 'schema.graphql'}.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Communities (tone, locales, member secret) and their channels (where posts go)."""

@@ -1,0 +1,238 @@
+"""Channels of a community: configuration per kind, secrets kept write-only, test sends."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.communities import delivery
+from app.communities import service as communities
+from app.communities.models import Channel
+from app.communities.platforms import ChannelKind
+from app.communities.schemas import (
+    CONFIG_MODELS,
+    SECRET_FIELDS,
+    ChannelCreate,
+    ChannelOut,
+    ChannelUpdate,
+)
+from app.core import events, outbound, signing
+from app.core.auth import Actor, Role
+from app.core.db import utcnow
+from app.core.errors import Conflict, NotFound, ValidationFailed, pydantic_errors
+from app.core.pagination import PageParams, Window, paginate
+from app.core.runtime import Runtime
+
+_URL_FIELDS = ("webhook_url", "url", "avatar_url")
+
+
+def mask_url(url: str) -> str:
+    """Hide the token part of a webhook URL (its last path segment), keep the rest readable."""
+    parsed = httpx.URL(url)
+    head, _, _tail = parsed.path.rstrip("/").rpartition("/")
+    return str(parsed.copy_with(path=f"{head}/****", query=None))
+
+
+def public_config(kind: ChannelKind, config: dict[str, Any]) -> dict[str, Any]:
+    shown = {}
+    for key, value in config.items():
+        if key in SECRET_FIELDS.get(kind, ()):
+            if key.endswith("url"):
+                shown[key] = mask_url(value)
+            continue
+        shown[key] = value
+    return shown
+
+
+def to_out(channel: Channel) -> ChannelOut:
+    kind = ChannelKind(channel.kind)
+    return ChannelOut(
+        id=channel.id,
+        community_id=channel.community_id,
+        name=channel.name,
+        kind=kind,
+        config=public_config(kind, channel.config),
+        enabled=channel.enabled,
+        created_at=channel.created_at,
+        updated_at=channel.updated_at,
+    )
+
+
+def _payload(channel: Channel) -> dict[str, Any]:
+    return to_out(channel).model_dump(mode="json")
+
+
+async def _check_urls(config: dict[str, Any], policy: outbound.OutboundPolicy) -> None:
+    for key in _URL_FIELDS:
+        if config.get(key):
+            try:
+                await outbound.check_url(config[key], policy)
+            except outbound.UnsafeURL as exc:
+                exc.errors = [
+                    {"loc": ["body", "config", key], "message": exc.detail, "type": "unsafe_url"}
+                ]
+                raise
+
+
+async def _flush_or_conflict(session: AsyncSession, name: str) -> None:
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"This community already has a channel named '{name}'.") from exc
+
+
+async def _ensure_name_free(session: AsyncSession, community_id: uuid.UUID, name: str) -> None:
+    taken = await session.scalar(
+        select(Channel.id).where(Channel.community_id == community_id, Channel.name == name)
+    )
+    if taken is not None:
+        raise Conflict(f"This community already has a channel named '{name}'.")
+
+
+async def create_channel(
+    session: AsyncSession,
+    actor: Actor,
+    community_id: uuid.UUID,
+    data: ChannelCreate,
+    *,
+    policy: outbound.OutboundPolicy,
+) -> tuple[Channel, str | None]:
+    """Returns the channel and, for `webhook` channels, the signing secret (shown once)."""
+    actor.require(Role.manager)
+    community = await communities.get_community(session, actor, community_id)
+    config = _validate_config(data.kind, data.config)
+    await _check_urls(config, policy)
+    signing_secret = None
+    if data.kind == ChannelKind.webhook:
+        signing_secret = config.setdefault("secret", signing.new_secret())
+    await _ensure_name_free(session, community.id, data.name)
+    channel = Channel(
+        org_id=actor.org_id,
+        community_id=community.id,
+        name=data.name,
+        kind=data.kind.value,
+        config=config,
+    )
+    session.add(channel)
+    await _flush_or_conflict(session, data.name)
+    events.emit(session, actor.org_id, "channel.created", _payload(channel))
+    return channel, signing_secret
+
+
+async def get_channel(session: AsyncSession, actor: Actor, channel_id: uuid.UUID) -> Channel:
+    actor.require(Role.viewer)
+    channel = await session.scalar(
+        select(Channel).where(Channel.id == channel_id, Channel.org_id == actor.org_id)
+    )
+    if channel is None:
+        raise NotFound("No such channel.")
+    return channel
+
+
+async def list_channels(
+    session: AsyncSession, actor: Actor, community_id: uuid.UUID, params: PageParams
+) -> Window[Channel]:
+    community = await communities.get_community(session, actor, community_id)
+    stmt = select(Channel).where(Channel.community_id == community.id)
+    keys = [(Channel.created_at, "asc"), (Channel.id, "asc")]
+    return await paginate(session, stmt, keys, params)  # type: ignore[arg-type]
+
+
+def _validate_config(kind: ChannelKind, raw: dict[str, Any]) -> dict[str, Any]:
+    try:
+        validated = CONFIG_MODELS[kind].model_validate(raw)
+    except ValidationError as exc:
+        errors = pydantic_errors(exc.errors())
+        for err in errors:
+            err["loc"] = ["body", "config", *err["loc"]]
+        raise ValidationFailed(
+            f"The configuration is not valid for a {kind.value} channel.", errors=errors
+        ) from exc
+    return validated.model_dump(exclude_none=True)
+
+
+def _merged_config(channel: Channel, patch: dict[str, Any]) -> dict[str, Any]:
+    kind = ChannelKind(channel.kind)
+    shown = public_config(kind, channel.config)
+    merged = dict(channel.config)
+    for key, value in patch.items():
+        # A masked value sent back unchanged (a GET → PATCH round trip) keeps the secret.
+        if key in SECRET_FIELDS.get(kind, ()) and value == shown.get(key):
+            continue
+        merged[key] = value
+    return _validate_config(kind, merged)
+
+
+async def update_channel(
+    session: AsyncSession,
+    actor: Actor,
+    channel_id: uuid.UUID,
+    data: ChannelUpdate,
+    *,
+    policy: outbound.OutboundPolicy,
+) -> Channel:
+    actor.require(Role.manager)
+    channel = await get_channel(session, actor, channel_id)
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("name") is not None and changes["name"] != channel.name:
+        await _ensure_name_free(session, channel.community_id, changes["name"])
+        channel.name = changes["name"]
+    if changes.get("enabled") is not None:
+        channel.enabled = changes["enabled"]
+    if changes.get("config") is not None:
+        config = _merged_config(channel, changes["config"])
+        changed_urls = {
+            k: v for k, v in config.items() if k in _URL_FIELDS and channel.config.get(k) != v
+        }
+        await _check_urls(changed_urls, policy)
+        channel.config = config
+    channel.updated_at = utcnow()
+    await _flush_or_conflict(session, channel.name)
+    events.emit(session, actor.org_id, "channel.updated", _payload(channel))
+    return channel
+
+
+async def delete_channel(session: AsyncSession, actor: Actor, channel_id: uuid.UUID) -> None:
+    actor.require(Role.manager)
+    channel = await get_channel(session, actor, channel_id)
+    payload = {
+        "id": str(channel.id),
+        "community_id": str(channel.community_id),
+        "name": channel.name,
+    }
+    await session.delete(channel)
+    await session.flush()
+    events.emit(session, actor.org_id, "channel.deleted", payload)
+
+
+async def test_channel(
+    runtime: Runtime, actor: Actor, channel_id: uuid.UUID, text: str | None
+) -> tuple[delivery.SendResult, str]:
+    """Send a test message now, through the same code scheduled posts use.
+
+    Reads in a short session and sends outside any transaction: a slow receiver must not
+    hold a database lock.
+    """
+    actor.require(Role.manager)
+    async with runtime.read_session() as session:
+        channel = await get_channel(session, actor, channel_id)
+        community = await communities.get_community(session, actor, channel.community_id)
+    body = (
+        text
+        or f"Test message from Hearth: channel “{channel.name}” of {community.name} is connected."
+    )
+    message = delivery.OutgoingMessage(
+        text=body,
+        event_type="channel.test",
+        data={"channel_id": str(channel.id), "community_id": str(community.id)},
+    )
+    result = await delivery.send(
+        ChannelKind(channel.kind), channel.config, message, delivery.Transport.of(runtime)
+    )
+    return result, body

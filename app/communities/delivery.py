@@ -1,0 +1,164 @@
+"""Sending a message to a channel: the one code path for channel tests and scheduled posts.
+
+Each outbound kind has a sender that shapes the platform's JSON; all of them go through
+`core.outbound.post` (SSRF guard, pinned address, no redirects).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from app.communities.platforms import PROFILES, ChannelKind
+from app.core import metrics, outbound, signing
+from app.core.db import utcnow
+from app.core.errors import RuleViolation
+from app.core.runtime import Runtime
+
+RESPONSE_PREVIEW_BYTES = 2048
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    text: str
+    title: str | None = None
+    event_type: str = "channel.message"
+    data: dict[str, Any] = field(default_factory=dict)
+    # Stable per logical send (e.g. a delivery row), so receivers can drop a repeated send.
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ok: bool
+    status_code: int | None
+    response_body: str | None
+    error: str | None
+    duration_ms: float
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class Transport:
+    http: httpx.AsyncClient
+    policy: outbound.OutboundPolicy
+    timeout: float
+
+    @classmethod
+    def of(cls, runtime: Runtime) -> Transport:
+        return cls(runtime.http, runtime.outbound, runtime.settings.webhook_timeout_seconds)
+
+
+def check_length(kind: ChannelKind, message: OutgoingMessage) -> None:
+    profile = PROFILES[kind]
+    if len(message.text) > profile.max_length:
+        raise RuleViolation(
+            f"{profile.label} accepts at most {profile.max_length} characters; this text has"
+            f" {len(message.text)}."
+        )
+    if message.title and profile.title_max_length and len(message.title) > profile.title_max_length:
+        raise RuleViolation(
+            f"{profile.label} titles are at most {profile.title_max_length} characters."
+        )
+
+
+async def send(
+    kind: ChannelKind, config: dict[str, Any], message: OutgoingMessage, transport: Transport
+) -> SendResult:
+    sender = _SENDERS.get(kind)
+    if sender is None:
+        raise RuleViolation(
+            f"'{kind.value}' channels are shown by Hearth itself; there is nothing to send to."
+        )
+    check_length(kind, message)
+    url, body, headers = sender(config, message)
+    started = time.perf_counter()
+    try:
+        response = await outbound.post(
+            transport.http,
+            url,
+            transport.policy,
+            content=body,
+            headers=headers,
+            timeout=transport.timeout,
+        )
+    except outbound.UnsafeURL:
+        metrics.CHANNEL_SENDS.labels(kind=kind.value, outcome="blocked").inc()
+        raise
+    except httpx.TimeoutException:
+        return _failed(kind, started, f"No answer within {transport.timeout:g} s.")
+    except httpx.HTTPError as exc:
+        return _failed(
+            kind, started, f"Could not reach the receiver: {exc.__class__.__name__}: {exc}"
+        )
+    ok = 200 <= response.status_code < 300
+    metrics.CHANNEL_SENDS.labels(kind=kind.value, outcome="success" if ok else "failure").inc()
+    return SendResult(
+        ok=ok,
+        status_code=response.status_code,
+        response_body=response.content[:RESPONSE_PREVIEW_BYTES].decode("utf-8", "replace"),
+        error=None,
+        duration_ms=_elapsed_ms(started),
+        retry_after=outbound.parse_retry_after(response.headers.get("retry-after")),
+    )
+
+
+def _failed(kind: ChannelKind, started: float, error: str) -> SendResult:
+    metrics.CHANNEL_SENDS.labels(kind=kind.value, outcome="error").inc()
+    return SendResult(False, None, None, error, _elapsed_ms(started))
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+def _json(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+Prepared = tuple[str, bytes, dict[str, str]]
+
+
+def _discord(config: dict[str, Any], message: OutgoingMessage) -> Prepared:
+    payload: dict[str, Any] = {
+        "content": message.text,
+        # Never ping @everyone or roles from an announcement by accident.
+        "allowed_mentions": {"parse": []},
+    }
+    if config.get("username"):
+        payload["username"] = config["username"]
+    if config.get("avatar_url"):
+        payload["avatar_url"] = config["avatar_url"]
+    # wait=true makes Discord answer with the created message instead of 204.
+    url = str(httpx.URL(config["webhook_url"]).copy_merge_params({"wait": "true"}))
+    return url, _json(payload), {}
+
+
+def _slack(config: dict[str, Any], message: OutgoingMessage) -> Prepared:
+    text = f"*{message.title}*\n{message.text}" if message.title else message.text
+    return config["webhook_url"], _json({"text": text}), {}
+
+
+def _webhook(config: dict[str, Any], message: OutgoingMessage) -> Prepared:
+    body = _json(
+        {
+            "type": message.event_type,
+            "timestamp": utcnow().isoformat().replace("+00:00", "Z"),
+            "data": {"title": message.title, "text": message.text, **message.data},
+        }
+    )
+    message_id = message.idempotency_key or f"msg_{uuid.uuid4().hex}"
+    return config["url"], body, signing.signed_headers(config["secret"], message_id, body)
+
+
+_SENDERS: dict[ChannelKind, Callable[[dict[str, Any], OutgoingMessage], Prepared]] = {
+    ChannelKind.discord: _discord,
+    ChannelKind.slack: _slack,
+    ChannelKind.webhook: _webhook,
+}

@@ -1,0 +1,151 @@
+"""Communities: create, read, update, delete, and the member JWT secret."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.communities.models import Community
+from app.communities.schemas import CommunityCreate, CommunityOut, CommunityUpdate
+from app.core import events
+from app.core.auth import Actor, Role
+from app.core.db import utcnow
+from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.pagination import PageParams, Window, paginate
+
+
+def to_out(community: Community) -> CommunityOut:
+    return CommunityOut.model_validate(
+        {
+            **{
+                k: getattr(community, k)
+                for k in CommunityOut.model_fields
+                if k != "has_member_secret"
+            },
+            "has_member_secret": community.member_secret is not None,
+        }
+    )
+
+
+def _payload(community: Community) -> dict[str, Any]:
+    return to_out(community).model_dump(mode="json")
+
+
+async def _ensure_slug_free(session: AsyncSession, org_id: uuid.UUID, slug: str) -> None:
+    taken = await session.scalar(
+        select(Community.id).where(Community.org_id == org_id, Community.slug == slug)
+    )
+    if taken is not None:
+        raise Conflict(f"A community with the slug '{slug}' already exists in your organisation.")
+
+
+async def _flush_or_conflict(session: AsyncSession, message: str) -> None:
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent request took the same slug
+        raise Conflict(message) from exc
+
+
+async def create_community(session: AsyncSession, actor: Actor, data: CommunityCreate) -> Community:
+    actor.require(Role.manager)
+    await _ensure_slug_free(session, actor.org_id, data.slug)
+    community = Community(
+        org_id=actor.org_id,
+        slug=data.slug,
+        name=data.name,
+        description=data.description,
+        default_locale=data.default_locale,
+        locales=data.locales,
+        tone=data.tone.model_dump(),
+    )
+    session.add(community)
+    await _flush_or_conflict(session, f"A community with the slug '{data.slug}' already exists.")
+    events.emit(session, actor.org_id, "community.created", _payload(community))
+    return community
+
+
+async def get_community(session: AsyncSession, actor: Actor, community_id: uuid.UUID) -> Community:
+    actor.require(Role.viewer)
+    community = await session.scalar(
+        select(Community).where(Community.id == community_id, Community.org_id == actor.org_id)
+    )
+    if community is None:
+        raise NotFound("No such community.")
+    return community
+
+
+async def get_community_by_slug(session: AsyncSession, actor: Actor, slug: str) -> Community:
+    actor.require(Role.viewer)
+    community = await session.scalar(
+        select(Community).where(Community.slug == slug, Community.org_id == actor.org_id)
+    )
+    if community is None:
+        raise NotFound("No such community.")
+    return community
+
+
+async def list_communities(
+    session: AsyncSession, actor: Actor, params: PageParams
+) -> Window[Community]:
+    actor.require(Role.viewer)
+    stmt = select(Community).where(Community.org_id == actor.org_id)
+    keys = [(Community.created_at, "asc"), (Community.id, "asc")]
+    return await paginate(session, stmt, keys, params)  # type: ignore[arg-type]
+
+
+async def update_community(
+    session: AsyncSession, actor: Actor, community_id: uuid.UUID, data: CommunityUpdate
+) -> Community:
+    actor.require(Role.manager)
+    community = await get_community(session, actor, community_id)
+    changes = data.model_dump(exclude_unset=True)
+    for field in ("slug", "name", "description", "default_locale", "tone"):
+        if changes.get(field) is None and field in changes:
+            raise _null_not_allowed(field)
+    if "slug" in changes and changes["slug"] != community.slug:
+        await _ensure_slug_free(session, actor.org_id, changes["slug"])
+    for field in ("slug", "name", "description", "default_locale"):
+        if field in changes:
+            setattr(community, field, changes[field])
+    if "tone" in changes:
+        community.tone = data.tone.model_dump() if data.tone else community.tone
+    if "locales" in changes or "default_locale" in changes:
+        locales = changes.get("locales") or community.locales
+        # The default locale is always one of `locales`; it is added when missing.
+        community.locales = list(dict.fromkeys([community.default_locale, *locales]))
+    community.updated_at = utcnow()
+    await _flush_or_conflict(
+        session, f"A community with the slug '{community.slug}' already exists."
+    )
+    events.emit(session, actor.org_id, "community.updated", _payload(community))
+    return community
+
+
+def _null_not_allowed(field: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"{field} cannot be null; leave it out to keep its value.",
+        errors=[{"loc": ["body", field], "message": "may not be null", "type": "null"}],
+    )
+
+
+async def delete_community(session: AsyncSession, actor: Actor, community_id: uuid.UUID) -> None:
+    actor.require(Role.owner)
+    community = await get_community(session, actor, community_id)
+    payload = {"id": str(community.id), "slug": community.slug, "name": community.name}
+    await session.delete(community)
+    await session.flush()
+    events.emit(session, actor.org_id, "community.deleted", payload)
+
+
+async def set_member_secret(
+    session: AsyncSession, actor: Actor, community_id: uuid.UUID, secret: str
+) -> None:
+    actor.require(Role.owner)
+    community = await get_community(session, actor, community_id)
+    community.member_secret = secret
+    community.updated_at = utcnow()
+    await session.flush()

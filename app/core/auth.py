@@ -1,0 +1,74 @@
+"""Who is calling: roles, the `Actor` every service call receives, and token resolution.
+
+Resolution is pluggable: `app.main` composes the authenticators of the domains that issue
+credentials (API keys today; member JWTs with the forum), so `core` depends on no domain.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from app.core.errors import Forbidden, Unauthenticated
+
+if TYPE_CHECKING:
+    from app.core.runtime import Runtime
+
+
+class Role(StrEnum):
+    owner = "owner"
+    manager = "manager"
+    moderator = "moderator"
+    analyst = "analyst"
+    viewer = "viewer"
+
+    @property
+    def rank(self) -> int:
+        return _RANKS[self]
+
+    def includes(self, other: Role) -> bool:
+        """Each role includes the ones below it."""
+        return self.rank >= other.rank
+
+
+_RANKS = {Role.viewer: 1, Role.analyst: 2, Role.moderator: 3, Role.manager: 4, Role.owner: 5}
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The authenticated caller, scoped to one organisation."""
+
+    org_id: uuid.UUID
+    role: Role
+    key_id: uuid.UUID
+    name: str
+
+    def require(self, role: Role) -> None:
+        if not self.role.includes(role):
+            raise Forbidden(f"This needs the {role.value} role; your key has {self.role.value}.")
+
+
+# A resolver returns an Actor, raises Unauthenticated for a credential it owns but refuses,
+# or returns None when the token is not its kind. It reads through its own short sessions,
+# never the request's (on SQLite that one may already hold the write lock).
+Authenticator = Callable[["Runtime", str], Awaitable[Actor | None]]
+
+
+async def resolve_token(runtime: Runtime, token: str) -> Actor:
+    for authenticate in runtime.authenticators:
+        actor = await authenticate(runtime, token)
+        if actor is not None:
+            return actor
+    raise Unauthenticated("The bearer token is not a valid Hearth credential.")
+
+
+def bearer_token(header: str | None) -> str:
+    if not header:
+        raise Unauthenticated("Send your API key as `Authorization: Bearer <key>`.")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("The Authorization header must be `Bearer <key>`.")
+    return token.strip()

@@ -1,0 +1,136 @@
+"""GraphQL plumbing: the request context, error rendering, input parsing, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Iterator
+from typing import Any
+
+import strawberry
+import structlog
+from graphql import GraphQLError
+from pydantic import TypeAdapter, ValidationError
+from starlette.requests import HTTPConnection
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.fastapi import BaseContext
+
+from app.core.auth import Actor, bearer_token, resolve_token
+from app.core.errors import AppError, ValidationFailed, pydantic_errors
+from app.core.runtime import Runtime
+
+log = structlog.get_logger("hearth.graphql")
+
+MAX_DEPTH = 10
+MAX_ALIASES = 30
+MAX_TOKENS = 2000
+
+
+class Context(BaseContext):
+    """Per request: the runtime, the lazily resolved caller, and DataLoaders.
+
+    Queries read through short sessions of their own (Strawberry resolves sibling fields
+    concurrently, and one session must never serve two tasks); each mutation runs in one
+    unit of work.
+    """
+
+    def __init__(self, runtime: Runtime, authorization: str | None, request_id: str) -> None:
+        super().__init__()
+        self.runtime = runtime
+        self.request_id = request_id
+        self._authorization = authorization
+        self._actor: asyncio.Future[Actor] | None = None
+        self.loaders: dict[str, Any] = {}
+
+    async def actor(self) -> Actor:
+        if self._actor is None:
+            self._actor = asyncio.ensure_future(
+                resolve_token(self.runtime, bearer_token(self._authorization))
+            )
+        return await self._actor
+
+    def loader(self, name: str, factory: Any) -> Any:
+        """One DataLoader per name per request, so batching spans the whole query."""
+        if name not in self.loaders:
+            self.loaders[name] = factory(self.runtime)
+        return self.loaders[name]
+
+
+async def get_context(connection: HTTPConnection) -> Context:
+    return Context(
+        connection.app.state.runtime,
+        connection.headers.get("authorization"),
+        connection.scope.get("hearth.request_id", ""),
+    )
+
+
+@functools.cache
+def _adapter(schema: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(schema)
+
+
+def parse(schema: Any, data: dict[str, Any]) -> Any:
+    """Convert GraphQL input into the REST schema (a model or a union), so both validate alike."""
+    try:
+        return _adapter(schema).validate_python(data)
+    except ValidationError as exc:
+        errors = pydantic_errors(exc.errors())
+        detail = "; ".join(f"{'.'.join(e['loc']) or 'input'}: {e['message']}" for e in errors[:5])
+        raise ValidationFailed(detail, errors=errors) from exc
+
+
+def given(obj: Any) -> dict[str, Any]:
+    """The fields of a Strawberry input that the client actually sent (UNSET dropped)."""
+    return {
+        key: value
+        for key, value in vars(obj).items()
+        if value is not strawberry.UNSET and not key.startswith("_")
+    }
+
+
+class ErrorRendering(SchemaExtension):
+    """AppErrors become errors with `extensions.code`; anything else is masked and logged."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and getattr(result, "errors", None):
+            result.errors = [self._render(error) for error in result.errors]
+
+    def _render(self, error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        if original is None:
+            return error  # syntax / validation / limit errors: safe to show as they are
+        if isinstance(original, AppError):
+            extensions: dict[str, Any] = {"code": original.code, "status": original.status}
+            if original.errors:
+                extensions["errors"] = original.errors
+            return GraphQLError(
+                original.detail, nodes=error.nodes, path=error.path, extensions=extensions
+            )
+        context = self.execution_context.context
+        log.error(
+            "graphql_unhandled_exception",
+            request_id=getattr(context, "request_id", ""),
+            exc_info=original,
+        )
+        return GraphQLError(
+            "Unexpected error.",
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "INTERNAL"},
+        )
+
+
+def extensions() -> list[Any]:
+    return [
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        ErrorRendering,
+    ]

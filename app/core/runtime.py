@@ -1,0 +1,64 @@
+"""What a running process holds: settings, database, HTTP client, job queue, authenticators.
+
+The API (`app.main`) and the arq worker (`app.worker`) each build one `Runtime`; services get
+what they need from it explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import __version__
+from app.core.auth import Authenticator
+from app.core.db import Database
+from app.core.jobs import JobQueue, enqueue_all, take_deferred
+from app.core.outbound import OutboundPolicy
+from app.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    http: httpx.AsyncClient
+    jobs: JobQueue
+    authenticators: Sequence[Authenticator] = ()
+    outbound: OutboundPolicy = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outbound = OutboundPolicy.from_entries(self.settings.outbound_allowed_hosts)
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """One transaction: commit on success, roll back on error; jobs are sent after commit."""
+        async with self.db.session() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+        await enqueue_all(self.jobs, take_deferred(session))
+
+    def read_session(self) -> AsyncSession:
+        return self.db.session(write=False)
+
+    async def close(self) -> None:
+        await self.jobs.close()
+        await self.http.aclose()
+        await self.db.dispose()
+
+
+def new_http_client() -> httpx.AsyncClient:
+    # Redirects are never followed: a 3xx from a receiver is a failed delivery, and following
+    # it would skip the SSRF check on the redirect target.
+    return httpx.AsyncClient(
+        follow_redirects=False,
+        headers={"User-Agent": f"Hearth/{__version__} (+https://hearth.dev)"},
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+    )

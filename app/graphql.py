@@ -1,0 +1,15 @@
+"""The root GraphQL schema: each domain's Query and Mutation merged into one."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.tools import merge_types
+
+from app.communities import graphql as communities_graphql
+from app.core.graphql import extensions
+from app.orgs import graphql as orgs_graphql
+
+Query = merge_types("Query", (orgs_graphql.Query, communities_graphql.Query))
+Mutation = merge_types("Mutation", (communities_graphql.Mutation,))
+
+schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions())

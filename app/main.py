@@ -1,0 +1,117 @@
+"""create_app(): the FastAPI application, its routers, /graphql, middleware and lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from strawberry.fastapi import GraphQLRouter
+
+from app import __version__, worker
+from app.communities.rest import router as communities_router
+from app.core.db import Database
+from app.core.errors import Problem, install_error_handlers
+from app.core.graphql import get_context
+from app.core.jobs import ArqJobQueue, InProcessJobQueue, JobQueue, RowsOnlyQueue
+from app.core.logging import configure_logging
+from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.core.runtime import Runtime, new_http_client
+from app.graphql import schema
+from app.ops.rest import router as ops_router
+from app.orgs import service as orgs_service
+from app.orgs.rest import router as orgs_router
+from app.settings import Settings, get_settings
+from app.webhooks.rest import router as webhooks_router
+
+DESCRIPTION = """
+Hearth is the backend a digital community manager works through: communities and their
+channels, signed webhooks for internal tools, and (as it grows) forum, moderation,
+scheduling, launcher feeds, listening and KPIs.
+
+Authenticate with `Authorization: Bearer <API key>`. Errors are RFC 9457
+`application/problem+json`. Lists take `?limit=&cursor=` and answer
+`{"items": [...], "next_cursor": ...}`.
+"""
+
+
+def build_runtime(settings: Settings, queue: JobQueue) -> Runtime:
+    return Runtime(
+        settings=settings,
+        db=Database(settings.database_url),
+        http=new_http_client(),
+        jobs=queue,
+        authenticators=(orgs_service.authenticate_key,),
+    )
+
+
+async def open_queue(settings: Settings, *, in_process: bool) -> JobQueue:
+    """arq when Redis is configured; otherwise the in-process runner (API) or no queue (CLI)."""
+    if settings.redis_url:
+        return ArqJobQueue.connect(settings.redis_url, settings.queue_name)
+    if not in_process:
+        return RowsOnlyQueue()
+    return InProcessJobQueue(
+        functions={f.__name__: f for f in worker.JOBS},
+        periodic=worker.PERIODIC,
+        concurrency=settings.job_concurrency,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        queue = await open_queue(settings, in_process=True)
+        runtime = build_runtime(settings, queue)
+        if isinstance(queue, InProcessJobQueue):
+            queue.start({"runtime": runtime})
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title="Hearth",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        separate_input_output_schemas=False,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)  # outermost: sees every response
+    for router in (ops_router, orgs_router, communities_router, webhooks_router):
+        app.include_router(router)
+    graphql = GraphQLRouter(
+        schema,
+        prefix="/graphql",  # on the router itself, so route templates read "/graphql"
+        context_getter=get_context,
+        graphql_ide="graphiql",
+        subscription_protocols=(),  # no subscriptions yet; no WebSocket surface
+        multipart_uploads_enabled=False,
+    )
+    app.include_router(graphql, tags=["graphql"])
+    _register_problem_schema(app)
+    return app
+
+
+def _register_problem_schema(app: FastAPI) -> None:
+    """Add the `Problem` schema that every error response refers to."""
+    original = app.openapi
+
+    def openapi() -> dict:  # type: ignore[type-arg]
+        if app.openapi_schema:
+            return app.openapi_schema
+        spec = original()
+        problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        schemas.update(problem.pop("$defs", {}))
+        schemas["Problem"] = problem
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,87 @@
+"""Every knob Hearth has, read from `HEARTH_*` environment variables or a `.env` file.
+
+The README's configuration table documents each field; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Standard Webhooks' suggested schedule, in seconds: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+# 14 h, 20 h, 24 h — about three days of retries in all.
+DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HEARTH_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./hearth.db"
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    admin_token: SecretStr | None = None
+    outbound_allowed_hosts: Annotated[list[str], NoDecode] = []
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    log_format: Literal["auto", "console", "json"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Jobs
+    queue_name: str = "hearth:queue"
+    job_concurrency: int = Field(8, ge=1, le=256)
+    sweep_interval_seconds: int = Field(10, ge=1, le=60)
+    lease_seconds: float = Field(60, gt=0)
+    worker_metrics_port: int | None = Field(None, ge=1, le=65535)
+
+    # Outbound webhooks
+    webhook_timeout_seconds: float = Field(15, gt=0, le=60)
+    webhook_retry_schedule: Annotated[list[float], NoDecode] = list(DEFAULT_RETRY_SCHEDULE)
+    webhook_disable_after_seconds: float = Field(5 * 24 * 3600, gt=0)
+
+    @field_validator("outbound_allowed_hosts", "webhook_retry_schedule", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _positive_delays(cls, value: list[float]) -> list[float]:
+        if any(delay <= 0 for delay in value):
+            raise ValueError("every retry delay must be a positive number of seconds")
+        return value
+
+    @model_validator(mode="after")
+    def _lease_outlives_send(self) -> Settings:
+        # A lease shorter than a send would let a second worker resend a live delivery.
+        if self.lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError(
+                "HEARTH_LEASE_SECONDS must be longer than HEARTH_WEBHOOK_TIMEOUT_SECONDS"
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def resolved_log_format(self) -> Literal["console", "json"]:
+        if self.log_format != "auto":
+            return self.log_format
+        return "console" if sys.stderr.isatty() else "json"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

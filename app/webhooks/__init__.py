@@ -1,0 +1,1 @@
+"""Outbound webhooks for internal tools: endpoints, signed deliveries, retries, a delivery log."""

@@ -1,0 +1,314 @@
+"""The delivery engine: fan events out to endpoints, send, retry, disable, sweep.
+
+A delivery row moves `pending → succeeded | failed`. Each attempt claims the row with a
+lease in a short transaction, sends outside any transaction, then records the outcome. A
+worker that dies mid-send leaves a lease that runs out; the sweep then sends again with the
+same `webhook-id`, so receivers that dedupe see the message once.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+import structlog
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core import events, jobs, metrics, outbound, signing
+from app.core.db import utcnow
+from app.core.runtime import Runtime
+from app.settings import Settings
+from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+log = structlog.get_logger("hearth.webhooks")
+
+DELIVER_JOB = "deliver_webhook"
+RESPONSE_PREVIEW_BYTES = 2048
+# Retries further away than this are left to the sweep rather than parked in the queue.
+MAX_QUEUED_DELAY = 300.0
+MAX_RETRY_AFTER = 24 * 3600.0
+SWEEP_BATCH = 500
+
+
+def schedule(session: AsyncSession, delivery: WebhookDelivery, delay: float | None = None) -> None:
+    """Ask for an attempt after commit. The job id includes the attempt number, so a job
+    still queued for this attempt is not duplicated, and the next attempt is not refused."""
+    jobs.defer(
+        session,
+        DELIVER_JOB,
+        str(delivery.id),
+        job_id=f"{DELIVER_JOB}:{delivery.id}:{delivery.attempt_count}",
+        defer_by=delay,
+    )
+
+
+async def fan_out(session: AsyncSession, event: events.OutboxEvent) -> int:
+    """One delivery row per enabled endpoint of the org subscribed to the event's type."""
+    endpoints = await session.scalars(
+        select(WebhookEndpoint).where(
+            WebhookEndpoint.org_id == event.org_id, WebhookEndpoint.enabled.is_(True)
+        )
+    )
+    body = _json_body(event)
+    created = 0
+    for endpoint in endpoints:
+        if not endpoint.subscribes_to(event.type):
+            continue
+        delivery = WebhookDelivery(
+            org_id=event.org_id,
+            endpoint_id=endpoint.id,
+            event_id=event.id,
+            message_id=event.message_id,
+            event_type=event.type,
+            payload=body,
+            next_attempt_at=utcnow(),
+        )
+        session.add(delivery)
+        await session.flush()
+        schedule(session, delivery)
+        created += 1
+    return created
+
+
+def _json_body(event: events.OutboxEvent) -> str:
+    return json.dumps(event.envelope(), separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    delivery_id: uuid.UUID
+    attempt_number: int
+    url: str
+    secret: str
+    message_id: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    status_code: int | None
+    error: str | None
+    response_body: str | None
+    duration_ms: float
+    retry_after: float | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+async def attempt(runtime: Runtime, delivery_id: uuid.UUID) -> str:
+    """Make one attempt if the delivery is due and unclaimed. Returns what happened."""
+    claimed = await _claim(runtime, delivery_id)
+    if claimed is None:
+        return "skipped"
+    outcome = await _send(runtime, claimed)
+    return await _record(runtime, claimed, outcome)
+
+
+async def _claim(runtime: Runtime, delivery_id: uuid.UUID) -> _Claimed | None:
+    now = utcnow()
+    async with runtime.unit_of_work() as session:
+        row = (
+            await session.execute(
+                select(WebhookDelivery, WebhookEndpoint)
+                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+                .where(WebhookDelivery.id == delivery_id)
+            )
+        ).first()
+        if row is None or not row.WebhookEndpoint.enabled:
+            return None
+        # The conditional UPDATE is the claim: only one worker can move the lease forward.
+        result = await session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id == delivery_id,
+                WebhookDelivery.status == "pending",
+                WebhookDelivery.next_attempt_at <= now,
+                or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now),
+            )
+            .values(
+                lease_until=now + timedelta(seconds=runtime.settings.lease_seconds),
+                attempt_count=WebhookDelivery.attempt_count + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        delivery, endpoint = row.WebhookDelivery, row.WebhookEndpoint
+        return _Claimed(
+            delivery_id=delivery.id,
+            attempt_number=delivery.attempt_count + 1,
+            url=endpoint.url,
+            secret=endpoint.secret,
+            message_id=delivery.message_id,
+            payload=delivery.payload,
+        )
+
+
+async def _send(runtime: Runtime, claimed: _Claimed) -> _Outcome:
+    body = claimed.payload.encode()
+    headers = signing.signed_headers(claimed.secret, claimed.message_id, body)
+    started = time.perf_counter()
+
+    def elapsed() -> float:
+        return round((time.perf_counter() - started) * 1000, 2)
+
+    try:
+        response = await outbound.post(
+            runtime.http,
+            claimed.url,
+            runtime.outbound,
+            content=body,
+            headers=headers,
+            timeout=runtime.settings.webhook_timeout_seconds,
+        )
+    except outbound.UnsafeURL as exc:
+        metrics.WEBHOOK_DELIVERIES.labels(outcome="blocked").inc()
+        return _Outcome(None, exc.detail, None, elapsed(), None)
+    except httpx.TimeoutException:
+        metrics.WEBHOOK_DELIVERIES.labels(outcome="error").inc()
+        timeout = runtime.settings.webhook_timeout_seconds
+        return _Outcome(None, f"No answer within {timeout:g} s.", None, elapsed(), None)
+    except httpx.HTTPError as exc:
+        metrics.WEBHOOK_DELIVERIES.labels(outcome="error").inc()
+        error = f"Could not reach the receiver: {exc.__class__.__name__}: {exc}"
+        return _Outcome(None, error, None, elapsed(), None)
+    outcome = _Outcome(
+        response.status_code,
+        None,
+        response.content[:RESPONSE_PREVIEW_BYTES].decode("utf-8", "replace"),
+        elapsed(),
+        outbound.parse_retry_after(response.headers.get("retry-after")),
+    )
+    metrics.WEBHOOK_DELIVERIES.labels(outcome="success" if outcome.ok else "failure").inc()
+    return outcome
+
+
+async def _record(runtime: Runtime, claimed: _Claimed, outcome: _Outcome) -> str:
+    now = utcnow()
+    settings = runtime.settings
+    async with runtime.unit_of_work() as session:
+        session.add(
+            WebhookAttempt(
+                delivery_id=claimed.delivery_id,
+                attempted_at=now,
+                status_code=outcome.status_code,
+                error=outcome.error,
+                response_body=outcome.response_body,
+                duration_ms=outcome.duration_ms,
+            )
+        )
+        delivery = await session.get(WebhookDelivery, claimed.delivery_id)
+        endpoint = await session.get(WebhookEndpoint, delivery.endpoint_id) if delivery else None
+        if delivery is None or endpoint is None:
+            return "gone"  # endpoint deleted while we were sending
+        if delivery.attempt_count != claimed.attempt_number or delivery.status != "pending":
+            return "stale"  # our lease ran out and another attempt took over; log only
+        delivery.lease_until = None
+        delivery.last_status_code = outcome.status_code
+        delivery.last_error = outcome.error or (
+            None if outcome.ok else f"HTTP {outcome.status_code}"
+        )
+        if outcome.ok:
+            delivery.status = "succeeded"
+            delivery.delivered_at = now
+            delivery.next_attempt_at = None
+            endpoint.failing_since = None
+            endpoint.last_success_at = now
+            return "succeeded"
+        endpoint.failing_since = endpoint.failing_since or now
+        if outcome.status_code == 410:
+            _disable(endpoint, now, "The receiver answered 410 Gone.")
+        elif now - endpoint.failing_since >= timedelta(
+            seconds=settings.webhook_disable_after_seconds
+        ):
+            _disable(
+                endpoint,
+                now,
+                f"Every attempt since {_iso(endpoint.failing_since)} failed; last error:"
+                f" {delivery.last_error}.",
+            )
+        delay = retry_delay(settings, claimed.attempt_number, outcome.retry_after)
+        if delay is None or outcome.status_code == 410:
+            delivery.status = "failed"
+            delivery.next_attempt_at = None
+            return "failed"
+        delivery.next_attempt_at = now + timedelta(seconds=delay)
+        if delay <= MAX_QUEUED_DELAY and endpoint.enabled:
+            schedule(session, delivery, delay)
+        return "retry"
+
+
+def retry_delay(settings: Settings, attempts_made: int, retry_after: float | None) -> float | None:
+    """Seconds until the next attempt, or None when the schedule is used up.
+
+    The schedule's delay with ±10 % jitter (so a receiver coming back is not hit by every
+    retry at once); a longer `Retry-After` from the receiver wins, capped at a day.
+    """
+    schedule_ = settings.webhook_retry_schedule
+    if attempts_made > len(schedule_):
+        return None
+    delay = schedule_[attempts_made - 1] * random.uniform(0.9, 1.1)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+    return delay
+
+
+def _disable(endpoint: WebhookEndpoint, now: datetime, reason: str) -> None:
+    if endpoint.enabled:
+        endpoint.enabled = False
+        endpoint.disabled_at = now
+        endpoint.disabled_reason = reason
+        log.warning("webhook_endpoint_disabled", endpoint_id=str(endpoint.id), reason=reason)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+async def dispatch(runtime: Runtime, event_id: uuid.UUID) -> int:
+    """Fan one outbox event out, exactly once whatever the number of callers."""
+    async with runtime.unit_of_work() as session:
+        event = await events.claim(session, event_id)
+        if event is None:
+            return 0
+        return await fan_out(session, event)
+
+
+async def sweep(runtime: Runtime) -> tuple[int, int]:
+    """Re-enqueue work whose job was lost: undispatched events and due deliveries."""
+    async with runtime.read_session() as session:
+        event_ids = await events.undispatched(
+            session, older_than=timedelta(seconds=2), limit=SWEEP_BATCH
+        )
+        now = utcnow()
+        due = (
+            await session.execute(
+                select(WebhookDelivery.id, WebhookDelivery.attempt_count)
+                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+                .where(
+                    WebhookDelivery.status == "pending",
+                    WebhookDelivery.next_attempt_at <= now,
+                    or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now),
+                    WebhookEndpoint.enabled.is_(True),
+                )
+                .order_by(WebhookDelivery.next_attempt_at)
+                .limit(SWEEP_BATCH)
+            )
+        ).all()
+    requests = [
+        jobs.JobRequest(events.DISPATCH_JOB, (str(eid),), f"{events.DISPATCH_JOB}:{eid}")
+        for eid in event_ids
+    ] + [
+        jobs.JobRequest(DELIVER_JOB, (str(did),), f"{DELIVER_JOB}:{did}:{count}")
+        for did, count in due
+    ]
+    await jobs.enqueue_all(runtime.jobs, requests)
+    return len(event_ids), len(due)

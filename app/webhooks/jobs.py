@@ -1,0 +1,39 @@
+"""Background jobs of the webhooks domain (joined in `app.worker`)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from app.core.jobs import Periodic
+from app.core.runtime import Runtime
+from app.settings import Settings
+from app.webhooks import engine
+
+
+def _runtime(ctx: dict[str, Any]) -> Runtime:
+    return ctx["runtime"]
+
+
+async def dispatch_event(ctx: dict[str, Any], event_id: str) -> int:
+    """Fan an outbox event out to the endpoints subscribed to it."""
+    return await engine.dispatch(_runtime(ctx), uuid.UUID(event_id))
+
+
+async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> str:
+    """One delivery attempt (skipped when not due or already claimed)."""
+    return await engine.attempt(_runtime(ctx), uuid.UUID(delivery_id))
+
+
+async def sweep_webhooks(ctx: dict[str, Any]) -> dict[str, int]:
+    """Re-enqueue undispatched events and due or stuck deliveries."""
+    events, deliveries = await engine.sweep(_runtime(ctx))
+    return {"events": events, "deliveries": deliveries}
+
+
+def _sweep_interval(settings: Settings) -> int:
+    return settings.sweep_interval_seconds
+
+
+JOBS = [dispatch_event, deliver_webhook]
+PERIODIC = [Periodic(sweep_webhooks, _sweep_interval)]
