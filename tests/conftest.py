@@ -271,7 +271,17 @@ async def arq_worker(settings: Settings) -> AsyncIterator[Any]:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        # Let jobs cut off by the cancel settle before arq's close() gathers them again.
+        await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+        worker.tasks.clear()
         await worker.close()
+
+
+# Fast retries, and "persistent failure" after one second, so delivery tests take seconds.
+DELIVERY_OVERRIDES: dict[str, Any] = {
+    "webhook_retry_schedule": [0.3] * 6,
+    "webhook_disable_after_seconds": 1.0,
+}
 
 
 @pytest.fixture(params=["in-process", "arq"])
@@ -280,14 +290,25 @@ async def jobs_settings(
 ) -> AsyncIterator[Settings]:
     """Settings for both job backends; with arq, a real worker runs for the whole test."""
     if request.param == "in-process":
-        yield settings
+        yield make_settings(settings.database_url, **DELIVERY_OVERRIDES)
         return
     await redis_or_skip()
     arq_settings = make_settings(
-        settings.database_url, redis_url=REDIS_URL, queue_name=f"hearth-test:{uuid.uuid4().hex[:8]}"
+        settings.database_url,
+        redis_url=REDIS_URL,
+        queue_name=f"hearth-test:{uuid.uuid4().hex[:8]}",
+        **DELIVERY_OVERRIDES,
     )
     try:
         async with arq_worker(arq_settings):
             yield arq_settings
     finally:
         await clear_redis()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    # Lets fixtures see whether the test failed (e.g. to print a subprocess's log).
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -15,6 +15,7 @@ from strawberry.types import Info
 
 from app.communities import channels, service
 from app.communities.models import Channel
+from app.communities.platforms import ChannelKind
 from app.communities.schemas import (
     ChannelCreate,
     ChannelOut,
@@ -29,6 +30,8 @@ from app.core.graphql import Context, given, parse
 from app.core.pagination import MAX_LIMIT, PageParams
 from app.core.runtime import Runtime
 
+ChannelKindGQL = strawberry.enum(ChannelKind, name="ChannelKind")
+
 
 @strawberry.type
 class Tone:
@@ -40,12 +43,12 @@ class Tone:
     sign_off: str
 
 
-@strawberry.type
+@strawberry.type(name="Channel")
 class ChannelType:
     id: uuid.UUID
     community_id: uuid.UUID
     name: str
-    kind: str
+    kind: ChannelKindGQL
     config: JSON = strawberry.field(description="Secrets removed; token-bearing URLs masked.")
     enabled: bool
     created_at: datetime
@@ -57,7 +60,7 @@ class ChannelType:
             id=out.id,
             community_id=out.community_id,
             name=out.name,
-            kind=out.kind.value,
+            kind=out.kind,
             config=out.config,
             enabled=out.enabled,
             created_at=out.created_at,
@@ -154,7 +157,7 @@ class CommunityPatch:
 @strawberry.input
 class ChannelInput:
     name: str
-    kind: str = strawberry.field(description="forum, launcher_feed, discord, slack or webhook")
+    kind: ChannelKindGQL
     config: JSON | None = strawberry.UNSET
 
 
@@ -173,7 +176,7 @@ class ChannelCreatedPayload:
     )
 
 
-@strawberry.type
+@strawberry.type(name="ChannelTestResult")
 class ChannelTestResultType:
     ok: bool
     status_code: int | None

@@ -23,12 +23,10 @@ from app.communities.schemas import (
     PlatformProfileOut,
 )
 from app.core.deps import CurrentActor, RuntimeDep, Session
-from app.core.errors import problem_responses
+from app.core.errors import document_not_found, problem_responses
 from app.core.pagination import Page, PageParams, page_params
 
-router = APIRouter(
-    prefix="/v1", tags=["communities"], responses=problem_responses(401, 403, 404, 422)
-)
+router = APIRouter(prefix="/v1", tags=["communities"], responses=problem_responses(401, 403, 422))
 Paging = Annotated[PageParams, Depends(page_params)]
 
 
@@ -180,3 +178,6 @@ async def test_channel(
 async def list_platform_profiles(actor: CurrentActor) -> list[PlatformProfileOut]:
     """What each channel kind accepts: length, markup, media, rate. Role: viewer."""
     return [PlatformProfileOut.of(profile) for profile in PROFILES.values()]
+
+
+document_not_found(router)

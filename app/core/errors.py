@@ -11,9 +11,10 @@ from http import HTTPStatus
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -232,3 +233,10 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in statuses
     }
+
+
+def document_not_found(router: APIRouter) -> None:
+    """Document 404 on every route that takes an id (another org's id is a 404 too)."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and "{" in route.path:
+            route.responses = {**route.responses, **problem_responses(404)}

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from app.core.deps import CurrentActor, Session, SystemAdmin
-from app.core.errors import problem_responses
+from app.core.errors import document_not_found, problem_responses
 from app.core.pagination import Page, PageParams, page_params
 from app.orgs import service
 from app.orgs.schemas import (
@@ -88,3 +88,6 @@ async def revoke_api_key(key_id: uuid.UUID, session: Session, actor: CurrentActo
     """Revoke a key; it stops working at once. Role: owner."""
     await service.revoke_api_key(session, actor, key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+document_not_found(router)

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from app.core.deps import CurrentActor, RuntimeDep, Session
-from app.core.errors import problem_responses
+from app.core.errors import document_not_found, problem_responses
 from app.core.events import EVENT_TYPES
 from app.core.pagination import Page, PageParams, page_params
 from app.webhooks import service
@@ -23,7 +23,7 @@ from app.webhooks.schemas import (
     WebhookUpdate,
 )
 
-router = APIRouter(prefix="/v1", tags=["webhooks"], responses=problem_responses(401, 403, 404, 422))
+router = APIRouter(prefix="/v1", tags=["webhooks"], responses=problem_responses(401, 403, 422))
 Paging = Annotated[PageParams, Depends(page_params)]
 
 
@@ -154,3 +154,6 @@ async def redeliver(
 async def list_event_types(actor: CurrentActor) -> list[EventTypeOut]:
     """Every event type an endpoint can subscribe to. Role: viewer."""
     return [EventTypeOut(type=name, description=text) for name, text in EVENT_TYPES.items()]
+
+
+document_not_found(router)

@@ -1,0 +1,302 @@
+"""Signed deliveries to a real receiver on 127.0.0.1, with retries, the delivery log,
+redelivery, ping and auto-disable. Every test runs with the in-process runner and with a
+real arq worker on Redis (the `jobs_settings` fixture), on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from app.settings import Settings
+from tests.conftest import Org, http_client, make_org, running_app
+from tests.receiver import Receiver, Reply
+
+
+@pytest.fixture
+async def client(jobs_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with running_app(jobs_settings) as app, http_client(app) as c:
+        yield c
+
+
+@pytest.fixture
+async def org(client: httpx.AsyncClient) -> Org:
+    return await make_org(client, "Starfall Studios")
+
+
+async def register(client: httpx.AsyncClient, org: Org, url: str, events=None) -> dict:
+    response = await client.post(
+        "/v1/webhooks", json={"url": url, "events": events or ["*"]}, headers=org.auth("manager")
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def create_community(client: httpx.AsyncClient, org: Org, slug: str = "starfall") -> dict:
+    response = await client.post(
+        "/v1/communities", json={"slug": slug, "name": slug.title()}, headers=org.auth("manager")
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def deliveries(client: httpx.AsyncClient, org: Org, endpoint: dict, query: str = "") -> list:
+    response = await client.get(
+        f"/v1/webhooks/{endpoint['id']}/deliveries{query}", headers=org.auth("manager")
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+async def eventually(check, timeout: float = 10):
+    """Poll `check` (async, returns a truthy value when done) until it holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
+        await asyncio.sleep(0.05)
+
+
+async def test_signed_delivery_is_retried_after_a_500_with_the_same_id(
+    client: httpx.AsyncClient, org: Org, receiver: Receiver
+) -> None:
+    endpoint = await register(client, org, receiver.url("/hooks"), ["community.created"])
+    receiver.script("/hooks", Reply(500, b"try later"), then=Reply(200, b"thanks"))
+    community = await create_community(client, org)
+
+    first, second = await receiver.wait_for(2, "/hooks")
+    verifier = Webhook(endpoint["secret"])  # the independent implementation
+    for request in (first, second):
+        payload = verifier.verify(request.body, request.headers)
+        assert payload["type"] == "community.created"
+        assert payload["data"]["id"] == community["id"]
+        assert payload["data"]["slug"] == "starfall"
+        assert payload["timestamp"].endswith("Z")
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    assert first.headers["webhook-id"].startswith("msg_")
+    assert first.body == second.body
+    with pytest.raises(WebhookVerificationError):  # another secret does not verify
+        Webhook("whsec_" + "A" * 43 + "=").verify(first.body, first.headers)
+
+    async def settled():
+        items = await deliveries(client, org, endpoint)
+        return items if items and items[0]["status"] == "succeeded" else None
+
+    (delivery,) = await eventually(settled)
+    assert delivery["attempt_count"] == 2
+    assert [a["status_code"] for a in delivery["attempts"]] == [500, 200]
+    assert delivery["attempts"][0]["response_body"] == "try later"
+    assert delivery["message_id"] == first.headers["webhook-id"]
+    assert delivery["payload"]["type"] == "community.created"
+    assert delivery["next_attempt_at"] is None and delivery["delivered_at"]
+    endpoint_now = await client.get(f"/v1/webhooks/{endpoint['id']}", headers=org.auth("manager"))
+    assert endpoint_now.json()["failing_since"] is None
+    assert endpoint_now.json()["last_success_at"] is not None
+
+
+async def test_persistent_failure_disables_the_endpoint_with_the_reason(
+    client: httpx.AsyncClient, org: Org, receiver: Receiver
+) -> None:
+    endpoint = await register(client, org, receiver.url("/down"))
+    receiver.script("/down", then=Reply(503, b"maintenance"))
+    await create_community(client, org)
+    path = f"/v1/webhooks/{endpoint['id']}"
+
+    async def disabled():
+        body = (await client.get(path, headers=org.auth("manager"))).json()
+        return body if not body["enabled"] else None
+
+    body = await eventually(disabled)
+    assert "Every attempt since" in body["disabled_reason"]
+    assert "HTTP 503" in body["disabled_reason"]
+    assert body["disabled_at"] and body["failing_since"]
+    attempts_when_disabled = len(receiver.received("/down"))
+    assert attempts_when_disabled >= 2
+
+    # New events are not sent to a disabled endpoint, and no retries go out.
+    await create_community(client, org, "second")
+    await asyncio.sleep(1.2)
+    assert len(receiver.received("/down")) == attempts_when_disabled
+    assert len(await deliveries(client, org, endpoint)) == 1
+
+    # Re-enabled once the receiver is fixed: the pending delivery goes out.
+    receiver.script("/down", then=Reply(200))
+    enabled = await client.patch(path, json={"enabled": True}, headers=org.auth("manager"))
+    assert enabled.json()["enabled"] is True and enabled.json()["disabled_reason"] is None
+
+    async def delivered():
+        items = await deliveries(client, org, endpoint)
+        return items if items[0]["status"] in ("succeeded", "failed") else None
+
+    (delivery,) = await eventually(delivered)
+    assert delivery["status"] == "succeeded"
+
+
+async def test_410_gone_disables_at_once(
+    client: httpx.AsyncClient, org: Org, receiver: Receiver
+) -> None:
+    endpoint = await register(client, org, receiver.url("/gone"))
+    receiver.script("/gone", then=Reply(410, b"gone"))
+    await create_community(client, org)
+
+    async def failed():
+        items = await deliveries(client, org, endpoint)
+        return items if items and items[0]["status"] == "failed" else None
+
+    (delivery,) = await eventually(failed)
+    assert delivery["attempt_count"] == 1 and delivery["last_status_code"] == 410
+    body = (await client.get(f"/v1/webhooks/{endpoint['id']}", headers=org.auth("manager"))).json()
+    assert body["enabled"] is False and "410" in body["disabled_reason"]
+    assert len(receiver.received("/gone")) == 1
+
+
+async def test_redirects_are_failures_and_never_followed(
+    client: httpx.AsyncClient, org: Org, receiver: Receiver
+) -> None:
+    endpoint = await register(client, org, receiver.url("/moved"))
+    redirect = Reply(302, b"", headers={"Location": receiver.url("/elsewhere")})
+    receiver.script("/moved", redirect, then=Reply(200))
+    await create_community(client, org)
+    await receiver.wait_for(2, "/moved")
+
+    async def settled():
+        items = await deliveries(client, org, endpoint)
+        return items if items and items[0]["status"] == "succeeded" else None
+
+    (delivery,) = await eventually(settled)
+    assert [a["status_code"] for a in delivery["attempts"]] == [302, 200]
+    assert receiver.received("/elsewhere") == []
+
+
+async def test_only_subscribed_events_of_the_own_org_are_sent(
+    client: httpx.AsyncClient, org: Org, receiver: Receiver
+) -> None:
+    channels_only = await register(client, org, receiver.url("/channels"), ["channel.created"])
+    everything = await register(client, org, receiver.url("/all"), ["*"])
+    other = await make_org(client, "Rival Games")
+    await register(client, other, receiver.url("/rival"), ["*"])
+
+    community = await create_community(client, org)
+    channel = await client.post(
+        f"/v1/communities/{community['id']}/channels",
+        json={"name": "forum", "kind": "forum"},
+        headers=org.auth("manager"),
+    )
+    assert channel.status_code == 201
+    await receiver.wait_for(2, "/all")
+    (only,) = await receiver.wait_for(1, "/channels")
+    payload = Webhook(channels_only["secret"]).verify(only.body, only.headers)
+    assert payload["type"] == "channel.created"
+    assert payload["data"]["id"] == channel.json()["id"]
+    types = [json.loads(r.body)["type"] for r in receiver.received("/all")]
+    assert sorted(types) == ["channel.created", "community.created"]
+    for request in receiver.received("/all"):
+        Webhook(everything["secret"]).verify(request.body, request.headers)
+    await asyncio.sleep(0.3)
+    assert receiver.received("/rival") == []
+
+
+async def test_redeliver_sends_again_with_the_same_webhook_id(
+    client: httpx.AsyncClient, org: Org, receiver: Receiver
+) -> None:
+    endpoint = await register(client, org, receiver.url("/r"))
+    await create_community(client, org)
+    (original,) = await receiver.wait_for(1, "/r")
+
+    async def succeeded():
+        items = await deliveries(client, org, endpoint)
+        return items if items and items[0]["status"] == "succeeded" else None
+
+    (delivery,) = await eventually(succeeded)
+    response = await client.post(
+        f"/v1/webhook-deliveries/{delivery['id']}/redeliver", headers=org.auth("manager")
+    )
+    assert response.status_code == 202
+    copy = response.json()
+    assert copy["redelivery_of"] == delivery["id"]
+    assert copy["message_id"] == delivery["message_id"]
+    assert response.headers["location"] == f"/v1/webhook-deliveries/{copy['id']}"
+    _, again = await receiver.wait_for(2, "/r")
+    assert again.headers["webhook-id"] == original.headers["webhook-id"]
+    Webhook(endpoint["secret"]).verify(again.body, again.headers)
+
+    async def copy_done():
+        got = await client.get(f"/v1/webhook-deliveries/{copy['id']}", headers=org.auth("manager"))
+        return got.json() if got.json()["status"] == "succeeded" else None
+
+    assert (await eventually(copy_done))["attempts"][0]["status_code"] == 200
+    assert len(await deliveries(client, org, endpoint)) == 2
+    only_succeeded = await deliveries(client, org, endpoint, "?status=succeeded&limit=1")
+    assert len(only_succeeded) == 1
+
+
+async def test_redeliver_checks_role_tenancy_and_state(
+    client: httpx.AsyncClient, org: Org, receiver: Receiver
+) -> None:
+    endpoint = await register(client, org, receiver.url("/r"))
+    await create_community(client, org)
+    await receiver.wait_for(1, "/r")
+    (delivery,) = await eventually(lambda: deliveries(client, org, endpoint))
+    path = f"/v1/webhook-deliveries/{delivery['id']}/redeliver"
+    assert (await client.post(path, headers=org.auth("moderator"))).status_code == 403
+    assert (await client.post(path)).status_code == 401
+    other = await make_org(client, "Rival Games")
+    assert (await client.post(path, headers=other.auth("owner"))).status_code == 404
+    missing = "/v1/webhook-deliveries/00000000-0000-0000-0000-000000000000/redeliver"
+    assert (await client.post(missing, headers=org.auth("manager"))).status_code == 404
+    await client.patch(
+        f"/v1/webhooks/{endpoint['id']}", json={"enabled": False}, headers=org.auth("manager")
+    )
+    refused = await client.post(path, headers=org.auth("manager"))
+    assert refused.status_code == 409
+    assert "disabled" in refused.json()["detail"]
+
+
+async def test_ping_sends_now_and_returns_the_answer(
+    client: httpx.AsyncClient, org: Org, receiver: Receiver
+) -> None:
+    endpoint = await register(client, org, receiver.url("/ping"), ["community.created"])
+    receiver.script("/ping", Reply(200, b"pong"))
+    response = await client.post(f"/v1/webhooks/{endpoint['id']}/ping", headers=org.auth("manager"))
+    assert response.status_code == 200
+    delivery = response.json()
+    assert delivery["event_type"] == "ping" and delivery["status"] == "succeeded"
+    assert delivery["attempts"][0]["status_code"] == 200
+    assert delivery["attempts"][0]["response_body"] == "pong"
+    (request,) = receiver.received("/ping")
+    payload = Webhook(endpoint["secret"]).verify(request.body, request.headers)
+    assert payload["type"] == "ping" and payload["data"]["endpoint_id"] == endpoint["id"]
+
+
+async def test_a_failed_ping_shows_the_error_and_is_retried(
+    client: httpx.AsyncClient, org: Org, receiver: Receiver
+) -> None:
+    endpoint = await register(client, org, receiver.url("/flaky"))
+    receiver.script("/flaky", Reply(500, b"boom"), then=Reply(200))
+    response = await client.post(f"/v1/webhooks/{endpoint['id']}/ping", headers=org.auth("manager"))
+    delivery = response.json()
+    assert delivery["status"] == "pending" and delivery["last_status_code"] == 500
+    assert delivery["next_attempt_at"] is not None
+    await receiver.wait_for(2, "/flaky")
+
+
+async def test_metrics_count_delivery_outcomes(
+    client: httpx.AsyncClient, org: Org, receiver: Receiver
+) -> None:
+    endpoint = await register(client, org, receiver.url("/m"))
+    receiver.script("/m", Reply(500), then=Reply(200))
+    await client.post(f"/v1/webhooks/{endpoint['id']}/ping", headers=org.auth("manager"))
+    await receiver.wait_for(2, "/m")
+    text = (await client.get("/metrics")).text
+    assert 'hearth_webhook_delivery_attempts_total{outcome="failure"}' in text
+    assert 'hearth_webhook_delivery_attempts_total{outcome="success"}' in text
+    assert 'hearth_jobs_total{job="deliver_webhook",outcome="ok"}' in text
