@@ -25,7 +25,22 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
-    cli()
+    from pydantic import ValidationError
+
+    try:
+        cli()
+    except ValidationError as exc:  # raised while reading HEARTH_* settings
+        lines = [
+            f"  {_setting_name(err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
+        ]
+        typer.secho("Invalid configuration:\n" + "\n".join(lines), fg="red", err=True)
+        raise SystemExit(2) from None
+
+
+def _setting_name(loc: tuple[object, ...]) -> str:
+    if not loc:
+        return "settings"
+    return "HEARTH_" + str(loc[0]).upper()
 
 
 def _database_label(settings: Settings) -> str:

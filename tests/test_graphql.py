@@ -273,7 +273,7 @@ async def test_channels_load_in_a_constant_number_of_queries(
         for name in ("forum", "news"):
             await gql(
                 client,
-                'mutation($cid: UUID!, $n: String!) { createChannel(communityId: $cid, input: {name: $n, kind: forum}) { signingSecret } }',
+                "mutation($cid: UUID!, $n: String!) { createChannel(communityId: $cid, input: {name: $n, kind: forum}) { signingSecret } }",
                 org,
                 "manager",
                 cid=cid,

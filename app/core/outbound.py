@@ -53,12 +53,18 @@ class OutboundPolicy:
         return _is_public(address)
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: embeds an IPv4 address
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: local-use translation
+
+
 def _is_public(address: IPAddress) -> bool:
     if isinstance(address, ipaddress.IPv6Address):
-        mapped = address.ipv4_mapped or address.sixtofour
-        if mapped is not None:
-            return _is_public(mapped)
-        if address.teredo is not None:
+        if address in _NAT64:
+            return _is_public(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is not None:
+            return _is_public(embedded)
+        if address.teredo is not None or address in _NAT64_LOCAL:
             return False
     return address.is_global and not address.is_multicast
 

@@ -1,0 +1,128 @@
+"""The SSRF guard: which addresses Hearth will call, and that sends go to the checked one."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import httpx
+import pytest
+
+from app.core import outbound
+from app.core.outbound import OutboundPolicy, UnsafeURL
+from tests.receiver import Receiver
+
+STRICT = OutboundPolicy.from_entries([])
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.0.0.1",
+        "172.16.5.4",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "255.255.255.255",
+        "::1",
+        "fe80::1",
+        "fc00::1",
+        "::",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "2002:7f00:1::",
+        "64:ff9b::7f00:1",
+        "2001:db8::1",
+    ],
+)
+def test_non_public_addresses_are_refused(address: str) -> None:
+    assert not STRICT.address_allowed(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize(
+    "address", ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "::ffff:1.1.1.1"]
+)
+def test_public_addresses_are_allowed(address: str) -> None:
+    assert STRICT.address_allowed(ipaddress.ip_address(address))
+
+
+def test_allow_list_takes_hosts_and_networks() -> None:
+    policy = OutboundPolicy.from_entries(["127.0.0.1", "10.8.0.0/16", "Hooks.Internal."])
+    assert policy.address_allowed(ipaddress.ip_address("127.0.0.1"))
+    assert policy.address_allowed(ipaddress.ip_address("10.8.3.4"))
+    assert not policy.address_allowed(ipaddress.ip_address("10.9.0.1"))
+    assert not policy.address_allowed(ipaddress.ip_address("127.0.0.2"))
+    assert "hooks.internal" in policy.allowed_hostnames
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("ftp://example.com/x", "Only http"),
+        ("https://user:pass@example.com/x", "user name or password"),
+        ("http:///path-only", "no host"),
+        ("not a url", "Only http"),
+    ],
+)
+async def test_malformed_urls_are_refused(url: str, reason: str) -> None:
+    with pytest.raises(UnsafeURL) as caught:
+        await outbound.check_url(url, STRICT)
+    assert reason in caught.value.detail
+
+
+async def test_names_resolving_to_loopback_are_refused() -> None:
+    with pytest.raises(UnsafeURL) as caught:
+        await outbound.check_url("http://localhost:8080/hook", STRICT)
+    assert "HEARTH_OUTBOUND_ALLOWED_HOSTS" in caught.value.detail
+
+
+async def test_unresolvable_hosts_are_refused() -> None:
+    with pytest.raises(UnsafeURL):
+        await outbound.check_url("http://does-not-exist.invalid/hook", STRICT)
+
+
+async def test_send_connects_to_the_checked_address_with_the_original_host_header() -> None:
+    receiver = Receiver()
+    try:
+        policy = OutboundPolicy.from_entries(["127.0.0.1"])
+        async with httpx.AsyncClient() as client:
+            response = await outbound.post(
+                client,
+                receiver.url("/x", host="localhost"),
+                policy,
+                content=b"{}",
+                headers={},
+                timeout=5,
+            )
+        assert response.status_code == 200
+        (request,) = receiver.received("/x")
+        assert request.headers["host"] == f"localhost:{receiver.port}"
+        with pytest.raises(UnsafeURL):
+            async with httpx.AsyncClient() as client:
+                await outbound.post(
+                    client,
+                    receiver.url("/x", host="localhost"),
+                    STRICT,
+                    content=b"{}",
+                    headers={},
+                    timeout=5,
+                )
+        assert len(receiver.received("/x")) == 1  # refused before connecting
+    finally:
+        receiver.close()
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("120", 120.0),
+        ("0", 0.0),
+        (None, None),
+        ("soon", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+    ],
+)
+def test_retry_after_parsing(header: str | None, seconds: float | None) -> None:
+    assert outbound.parse_retry_after(header) == seconds

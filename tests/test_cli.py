@@ -1,0 +1,123 @@
+"""The `hearth` command as a self-hoster uses it: migrate, create-org, seed-demo, worker."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.core.events import OutboxEvent
+from tests.conftest import http_client, make_settings, running_app
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def hearth(*args: str, database_url: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HEARTH_")}
+    environment.update(HEARTH_DATABASE_URL=database_url, **env)
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_migrate_create_org_and_seed_demo(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+    migrated = hearth("migrate", database_url=url)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "up to date" in migrated.stdout
+
+    created = hearth("create-org", "Nebula Interactive", database_url=url)
+    assert created.returncode == 0, created.stderr
+    (owner_key,) = re.findall(r"hk_[\w-]+", created.stdout)
+
+    seeded = hearth("seed-demo", database_url=url)
+    assert seeded.returncode == 0, seeded.stderr
+    keys = dict(
+        re.findall(
+            r"^\s+(owner|manager|moderator|analyst|viewer)\s+(hk_[\w-]+)$", seeded.stdout, re.M
+        )
+    )
+    assert set(keys) == {"owner", "manager", "moderator", "analyst", "viewer"}
+
+    async with running_app(make_settings(url)) as app, http_client(app) as client:
+        org = await client.get("/v1/org", headers={"Authorization": f"Bearer {owner_key}"})
+        assert org.json()["name"] == "Nebula Interactive"
+        demo = await client.get(
+            "/v1/communities", headers={"Authorization": f"Bearer {keys['viewer']}"}
+        )
+        communities = demo.json()["items"]
+        assert [c["slug"] for c in communities] == ["starfall", "pixel-racers"]
+        channels = await client.get(
+            f"/v1/communities/{communities[0]['id']}/channels",
+            headers={"Authorization": f"Bearer {keys['viewer']}"},
+        )
+        assert [c["kind"] for c in channels.json()["items"]] == ["forum", "launcher_feed"]
+        denied = await client.post(
+            "/v1/communities",
+            json={"slug": "x", "name": "X"},
+            headers={"Authorization": f"Bearer {keys['viewer']}"},
+        )
+        assert denied.status_code == 403
+
+
+def test_worker_refuses_to_start_without_redis(tmp_path: Path) -> None:
+    result = hearth("worker", database_url=f"sqlite+aiosqlite:///{tmp_path}/w.db")
+    assert result.returncode != 0
+    assert "HEARTH_REDIS_URL" in result.stdout + result.stderr
+
+
+def test_serve_explains_an_unmigrated_database(tmp_path: Path) -> None:
+    result = hearth("serve", database_url=f"sqlite+aiosqlite:///{tmp_path}/empty.db")
+    assert result.returncode == 1
+    assert "hearth migrate" in result.stdout + result.stderr
+
+
+def test_invalid_settings_are_reported_clearly(tmp_path: Path) -> None:
+    result = hearth(
+        "migrate", database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db", HEARTH_PORT="not-a-port"
+    )
+    assert result.returncode != 0
+    assert "HEARTH_PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_export_schema_writes_both_files(tmp_path: Path) -> None:
+    result = hearth("export-schema", "--out", str(tmp_path), database_url="sqlite+aiosqlite://")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "openapi.json").read_text().startswith("{")
+    assert "type Query" in (tmp_path / "schema.graphql").read_text()
+
+
+async def test_events_written_by_the_cli_are_dispatched_by_the_service(tmp_path: Path) -> None:
+    """Without Redis the CLI only writes outbox rows; the running service's sweep finds them."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/events.db"
+    assert hearth("migrate", database_url=url).returncode == 0
+    assert hearth("seed-demo", database_url=url).returncode == 0
+    engine = create_async_engine(url)
+    count = select(func.count()).select_from(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None))
+    try:
+        async with engine.connect() as conn:
+            assert await conn.scalar(count) == 6  # 2 communities + 4 channels
+        async with running_app(make_settings(url)):
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                async with engine.connect() as conn:
+                    if await conn.scalar(count) == 0:
+                        break
+                await asyncio.sleep(0.2)
+            else:
+                raise AssertionError("the sweep did not dispatch the CLI's events")
+    finally:
+        await engine.dispose()
