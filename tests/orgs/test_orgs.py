@@ -81,6 +81,8 @@ async def test_unauthenticated_calls_are_401(client: httpx.AsyncClient, headers:
 async def test_only_owners_rename_the_org(client: httpx.AsyncClient, org: Org) -> None:
     denied = await client.patch("/v1/org", json={"name": "Renamed"}, headers=org.auth("manager"))
     assert denied.status_code == 403
+    invalid = await client.patch("/v1/org", json={"name": ""}, headers=org.auth("owner"))
+    assert invalid.status_code == 422
     renamed = await client.patch("/v1/org", json={"name": "Renamed"}, headers=org.auth("owner"))
     assert renamed.status_code == 200
     assert renamed.json()["name"] == "Renamed"

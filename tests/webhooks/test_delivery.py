@@ -246,11 +246,15 @@ async def test_redeliver_checks_role_tenancy_and_state(
     await create_community(client, org)
     await receiver.wait_for(1, "/r")
     (delivery,) = await eventually(lambda: deliveries(client, org, endpoint))
+    one = f"/v1/webhook-deliveries/{delivery['id']}"
+    assert (await client.get(one, headers=org.auth("moderator"))).status_code == 403
+    assert (await client.get(one)).status_code == 401
     path = f"/v1/webhook-deliveries/{delivery['id']}/redeliver"
     assert (await client.post(path, headers=org.auth("moderator"))).status_code == 403
     assert (await client.post(path)).status_code == 401
     other = await make_org(client, "Rival Games")
     assert (await client.post(path, headers=other.auth("owner"))).status_code == 404
+    assert (await client.get(one, headers=other.auth("owner"))).status_code == 404
     missing = "/v1/webhook-deliveries/00000000-0000-0000-0000-000000000000/redeliver"
     assert (await client.post(missing, headers=org.auth("manager"))).status_code == 404
     await client.patch(

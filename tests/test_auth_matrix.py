@@ -1,0 +1,82 @@
+"""Every route in the OpenAPI document: authentication required (except the public ones),
+and malformed ids refused with 422 — so a new endpoint cannot forget either."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import httpx
+import pytest
+
+from app.schema_export import openapi_json
+from tests.conftest import Org
+
+# A valid body where a route needs one, so the 404 is about the id and nothing else.
+VALID_BODIES = {
+    ("PATCH", "/v1/communities/{community_id}"): {"name": "x"},
+    ("PUT", "/v1/communities/{community_id}/member-secret"): {"secret": "s" * 40},
+    ("POST", "/v1/communities/{community_id}/channels"): {"name": "x", "kind": "forum"},
+    ("PATCH", "/v1/channels/{channel_id}"): {"name": "x"},
+    ("PATCH", "/v1/webhooks/{endpoint_id}"): {"description": "x"},
+}
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/graphql"}
+
+
+def routes() -> list[tuple[str, str]]:
+    import json
+
+    spec = json.loads(openapi_json())
+    return [
+        (method.upper(), path)
+        for path, operations in spec["paths"].items()
+        for method in operations
+        if path not in PUBLIC
+    ]
+
+
+def concrete(path: str, value: str) -> str:
+    return re.sub(r"\{[^}]+\}", value, path)
+
+
+@pytest.mark.parametrize(("method", "path"), routes())
+async def test_every_route_needs_a_credential(
+    client: httpx.AsyncClient, method: str, path: str
+) -> None:
+    url = concrete(path, str(uuid.uuid4()))
+    for headers in ({}, {"Authorization": "Bearer hk_revoked-or-unknown"}):
+        response = await client.request(method, url, json={}, headers=headers)
+        assert response.status_code == 401, (method, path, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(("method", "path"), [r for r in routes() if "{" in r[1]])
+async def test_malformed_ids_are_422(
+    client: httpx.AsyncClient, org: Org, method: str, path: str
+) -> None:
+    response = await client.request(
+        method, concrete(path, "not-a-uuid"), json={}, headers=org.auth()
+    )
+    assert response.status_code == 422, (method, path, response.text)
+    assert response.json()["errors"][0]["loc"][0] == "path"
+
+
+@pytest.mark.parametrize(("method", "path"), [r for r in routes() if "{" in r[1]])
+async def test_unknown_ids_are_404(
+    client: httpx.AsyncClient, org: Org, method: str, path: str
+) -> None:
+    body = VALID_BODIES.get((method, path))
+    response = await client.request(
+        method, concrete(path, str(uuid.uuid4())), json=body, headers=org.auth()
+    )
+    assert response.status_code == 404, (method, path, response.text)
+
+
+def test_the_matrix_covers_the_api() -> None:
+    paths = {path for _, path in routes()}
+    assert {
+        "/v1/communities/{community_id}",
+        "/v1/channels/{channel_id}/test",
+        "/v1/webhook-deliveries/{delivery_id}/redeliver",
+    } <= paths
+    assert "/v1/orgs" in paths
