@@ -206,6 +206,7 @@ def seed_demo() -> None:
     settings = get_settings()
     result = _run(settings, seed)
     typer.secho(f"Demo organisation {result.org_name!r} created (id {result.org_id}).", bold=True)
+    typer.echo("(Each run creates a new demo organisation.)")
     typer.echo("API keys, one per role (shown once):")
     for role, key in result.keys.items():
         typer.echo(f"  {role:<10} {key}")

@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from strawberry.fastapi import GraphQLRouter
 
 from app import __version__, worker
 from app.communities.rest import router as communities_router
 from app.core.db import Database
 from app.core.errors import Problem, install_error_handlers
+from app.core.graphql import Router as GraphQLRouter
 from app.core.graphql import get_context
 from app.core.jobs import ArqJobQueue, InProcessJobQueue, JobQueue, RowsOnlyQueue
 from app.core.logging import configure_logging
@@ -55,6 +55,7 @@ async def open_queue(settings: Settings, *, in_process: bool) -> JobQueue:
         functions={f.__name__: f for f in worker.JOBS},
         periodic=worker.PERIODIC,
         concurrency=settings.job_concurrency,
+        job_timeout=settings.lease_seconds,
     )
 
 

@@ -66,7 +66,9 @@ def worker_settings(settings: Settings) -> type:
         cron_jobs = [
             cron(
                 _instrumented(p.function),
-                name=p.function.__name__,
+                # The name is also the job id's prefix: per queue, so two installs sharing
+                # one Redis don't take each other's sweep ticks.
+                name=f"cron:{settings.queue_name}:{p.function.__name__}",
                 second=_every(p.every_seconds(settings)),
                 run_at_startup=True,
             )

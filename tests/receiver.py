@@ -17,6 +17,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     # When set, the answer waits until the event is set (a receiver that hangs).
     hold: threading.Event | None = None
+    # When set, the body is sent one byte at a time, this many seconds apart.
+    trickle: float | None = None
 
 
 @dataclass
@@ -60,7 +62,12 @@ class Receiver:
                         self.send_header(key, value)
                     self.send_header("content-length", str(len(reply.body)))
                     self.end_headers()
-                    self.wfile.write(reply.body)
+                    if reply.trickle is None:
+                        self.wfile.write(reply.body)
+                    for byte in reply.body if reply.trickle is not None else b"":
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(reply.trickle)
                 except OSError:
                     pass  # the client went away (a killed worker)
 

@@ -217,6 +217,7 @@ async def test_mutations_are_refused_over_get(client: httpx.AsyncClient, org: Or
         headers=org.auth(),
     )
     assert response.status_code in (400, 405)
+    assert response.headers["content-type"] == "application/problem+json"
     query = await client.get(
         "/graphql", params={"query": "{ org { id } }"}, headers=org.auth("viewer")
     )
@@ -231,20 +232,34 @@ async def test_multipart_requests_are_refused(client: httpx.AsyncClient, org: Or
         headers=org.auth(),
     )
     assert response.status_code in (400, 415)
+    assert response.headers["content-type"] == "application/problem+json"
     assert org.id not in response.text
 
 
-async def test_no_websocket_surface(client: httpx.AsyncClient) -> None:
-    # No subscriptions yet: the WebSocket protocols are not offered at all.
-    response = await client.get(
-        "/graphql",
-        headers={
-            "connection": "upgrade",
-            "upgrade": "websocket",
-            "sec-websocket-protocol": "graphql-transport-ws",
-        },
-    )
-    assert response.status_code != 101
+def test_no_websocket_surface(app) -> None:
+    # No subscriptions yet: a WebSocket to /graphql is refused, authenticated or not.
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    client = TestClient(app)
+    for protocol in ("graphql-transport-ws", "graphql-ws"):
+        with (
+            pytest.raises(WebSocketDisconnect),
+            client.websocket_connect("/graphql", subprotocols=[protocol]) as socket,
+        ):
+            socket.send_json({"type": "connection_init"})
+            socket.receive_json()
+
+
+async def test_invalid_variables_are_bad_input_not_internal(
+    client: httpx.AsyncClient, org: Org
+) -> None:
+    result = await gql(client, "query($id: UUID!) { community(id: $id) { id } }", org, id="nope")
+    assert codes(result) == ["BAD_USER_INPUT"]
+    syntax = await gql(client, "{ org { id ", org)
+    assert codes(syntax) == ["BAD_USER_INPUT"]
+    unknown = await gql(client, "{ nothingHere }", org)
+    assert codes(unknown) == ["BAD_USER_INPUT"]
 
 
 async def test_unexpected_errors_are_masked(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
 from tests.conftest import REDIS_URL, Org, http_client, make_settings, redis_or_skip, running_app
 
@@ -63,7 +66,21 @@ async def test_metrics_use_route_templates_not_raw_paths(
     assert community_id not in text
     assert 'route="unmatched",status="404"' in text
     assert "hearth_http_request_duration_seconds_bucket" in text
-    assert "hearth_jobs_total" in text or "hearth_jobs_created" in text
+
+
+async def test_metrics_count_job_outcomes(client: httpx.AsyncClient, org: Org) -> None:
+    labels = {"job": "dispatch_event", "outcome": "ok"}
+    before = REGISTRY.get_sample_value("hearth_jobs_total", labels) or 0
+    await client.post(
+        "/v1/communities", json={"slug": "jobs", "name": "Jobs"}, headers=org.auth("manager")
+    )
+    for _ in range(100):
+        if (REGISTRY.get_sample_value("hearth_jobs_total", labels) or 0) > before:
+            break
+        await asyncio.sleep(0.05)
+    assert REGISTRY.get_sample_value("hearth_jobs_total", labels) == before + 1
+    text = (await client.get("/metrics")).text
+    assert 'hearth_jobs_total{job="dispatch_event",outcome="ok"}' in text
 
 
 async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> None:
@@ -100,14 +117,23 @@ async def test_validation_errors_are_problems_with_a_list(
     assert ("body", "slug") in locs and ("body", "name") in locs
 
 
-async def test_malformed_json_is_a_422_problem(client: httpx.AsyncClient, org: Org) -> None:
+async def test_malformed_json_is_a_400_problem_that_says_where(
+    client: httpx.AsyncClient, org: Org
+) -> None:
     response = await client.post(
         "/v1/communities",
-        content=b"{not json",
+        content=b'{"slug": "x", oops}',
         headers={**org.auth("manager"), "content-type": "application/json"},
     )
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert response.headers["content-type"] == PROBLEM
+    assert response.json()["detail"].startswith("The request body is not valid JSON")
+    assert "character 14" in response.json()["detail"]
+    graphql = await client.post(
+        "/graphql", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert graphql.status_code == 400
+    assert graphql.headers["content-type"] == PROBLEM
 
 
 async def test_bodies_over_the_limit_are_413(client: httpx.AsyncClient, org: Org) -> None:

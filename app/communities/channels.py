@@ -105,9 +105,11 @@ async def create_channel(
 ) -> tuple[Channel, str | None]:
     """Returns the channel and, for `webhook` channels, the signing secret (shown once)."""
     actor.require(Role.manager)
-    community = await communities.get_community(session, actor, community_id)
+    # Checked before the first query: on SQLite that query takes the write lock, and DNS
+    # may take seconds.
     config = _validate_config(data.kind, data.config)
     await _check_urls(config, policy)
+    community = await communities.get_community(session, actor, community_id)
     signing_secret = None
     if data.kind == ChannelKind.webhook:
         signing_secret = config.setdefault("secret", signing.new_secret())
@@ -178,20 +180,21 @@ async def update_channel(
     policy: outbound.OutboundPolicy,
 ) -> Channel:
     actor.require(Role.manager)
-    channel = await get_channel(session, actor, channel_id)
     changes = data.model_dump(exclude_unset=True)
+    if changes.get("config"):
+        # Before the first query (see create_channel). A masked URL sent back unchanged is
+        # checked too; it names the same host.
+        await _check_urls(
+            {k: v for k, v in changes["config"].items() if isinstance(v, str)}, policy
+        )
+    channel = await get_channel(session, actor, channel_id)
     if changes.get("name") is not None and changes["name"] != channel.name:
         await _ensure_name_free(session, channel.community_id, changes["name"])
         channel.name = changes["name"]
     if changes.get("enabled") is not None:
         channel.enabled = changes["enabled"]
     if changes.get("config") is not None:
-        config = _merged_config(channel, changes["config"])
-        changed_urls = {
-            k: v for k, v in config.items() if k in _URL_FIELDS and channel.config.get(k) != v
-        }
-        await _check_urls(changed_urls, policy)
-        channel.config = config
+        channel.config = _merged_config(channel, changes["config"])
     channel.updated_at = utcnow()
     await _flush_or_conflict(session, channel.name)
     events.emit(session, actor.org_id, "channel.updated", _payload(channel))
@@ -213,7 +216,7 @@ async def delete_channel(session: AsyncSession, actor: Actor, channel_id: uuid.U
 
 async def test_channel(
     runtime: Runtime, actor: Actor, channel_id: uuid.UUID, text: str | None
-) -> tuple[delivery.SendResult, str]:
+) -> tuple[outbound.Outcome, str]:
     """Send a test message now, through the same code scheduled posts use.
 
     Reads in a short session and sends outside any transaction: a slow receiver must not

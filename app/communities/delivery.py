@@ -7,7 +7,6 @@ Each outbound kind has a sender that shapes the platform's JSON; all of them go 
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,8 +20,6 @@ from app.core.db import utcnow
 from app.core.errors import RuleViolation
 from app.core.runtime import Runtime
 
-RESPONSE_PREVIEW_BYTES = 2048
-
 
 @dataclass(frozen=True)
 class OutgoingMessage:
@@ -32,16 +29,6 @@ class OutgoingMessage:
     data: dict[str, Any] = field(default_factory=dict)
     # Stable per logical send (e.g. a delivery row), so receivers can drop a repeated send.
     idempotency_key: str | None = None
-
-
-@dataclass(frozen=True)
-class SendResult:
-    ok: bool
-    status_code: int | None
-    response_body: str | None
-    error: str | None
-    duration_ms: float
-    retry_after: float | None = None
 
 
 @dataclass(frozen=True)
@@ -70,7 +57,8 @@ def check_length(kind: ChannelKind, message: OutgoingMessage) -> None:
 
 async def send(
     kind: ChannelKind, config: dict[str, Any], message: OutgoingMessage, transport: Transport
-) -> SendResult:
+) -> outbound.Outcome:
+    """Send `message` to a channel; what the receiver answered, never an exception for it."""
     sender = _SENDERS.get(kind)
     if sender is None:
         raise RuleViolation(
@@ -78,44 +66,16 @@ async def send(
         )
     check_length(kind, message)
     url, body, headers = sender(config, message)
-    started = time.perf_counter()
-    try:
-        response = await outbound.post(
-            transport.http,
-            url,
-            transport.policy,
-            content=body,
-            headers=headers,
-            timeout=transport.timeout,
-        )
-    except outbound.UnsafeURL:
-        metrics.CHANNEL_SENDS.labels(kind=kind.value, outcome="blocked").inc()
-        raise
-    except httpx.TimeoutException:
-        return _failed(kind, started, f"No answer within {transport.timeout:g} s.")
-    except httpx.HTTPError as exc:
-        return _failed(
-            kind, started, f"Could not reach the receiver: {exc.__class__.__name__}: {exc}"
-        )
-    ok = 200 <= response.status_code < 300
-    metrics.CHANNEL_SENDS.labels(kind=kind.value, outcome="success" if ok else "failure").inc()
-    return SendResult(
-        ok=ok,
-        status_code=response.status_code,
-        response_body=response.content[:RESPONSE_PREVIEW_BYTES].decode("utf-8", "replace"),
-        error=None,
-        duration_ms=_elapsed_ms(started),
-        retry_after=outbound.parse_retry_after(response.headers.get("retry-after")),
+    outcome = await outbound.send(
+        transport.http,
+        url,
+        transport.policy,
+        content=body,
+        headers=headers,
+        timeout=transport.timeout,
     )
-
-
-def _failed(kind: ChannelKind, started: float, error: str) -> SendResult:
-    metrics.CHANNEL_SENDS.labels(kind=kind.value, outcome="error").inc()
-    return SendResult(False, None, None, error, _elapsed_ms(started))
-
-
-def _elapsed_ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)
+    metrics.CHANNEL_SENDS.labels(kind=kind.value, outcome=outcome.label).inc()
+    return outcome
 
 
 def _json(payload: dict[str, Any]) -> bytes:

@@ -95,6 +95,15 @@ class ServiceUnavailable(AppError):
     status, slug, title, code = 503, "unavailable", "Service unavailable", "UNAVAILABLE"
 
 
+def http_error(status: int, detail: str) -> AppError:
+    """An AppError for a plain HTTP status (e.g. from a library that raised its own)."""
+    error = AppError(detail)
+    error.status = status
+    error.slug = _STATUS_SLUGS.get(status, "http-error")
+    error.title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    return error
+
+
 def problem_response(
     status: int,
     slug: str,
@@ -154,7 +163,18 @@ async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = pydantic_errors(exc.errors())
+    raw = exc.errors()
+    broken_json = next((e for e in raw if e.get("type") == "json_invalid"), None)
+    if broken_json is not None:
+        reason = (broken_json.get("ctx") or {}).get("error", "malformed")
+        position = broken_json["loc"][-1] if len(broken_json.get("loc", ())) > 1 else "?"
+        return problem_response(
+            400,
+            "bad-request",
+            "Bad Request",
+            f"The request body is not valid JSON: {reason} (at character {position}).",
+        )
+    errors = pydantic_errors(raw)
     detail = "; ".join(f"{'.'.join(e['loc'])}: {e['message']}" for e in errors[:5])
     return problem_response(422, "validation", "Invalid request", detail, errors=errors)
 

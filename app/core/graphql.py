@@ -9,19 +9,21 @@ from typing import Any
 
 import strawberry
 import structlog
+from cross_web import HTTPException
 from graphql import GraphQLError
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import HTTPConnection
+from strawberry import UNSET
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
     SchemaExtension,
 )
-from strawberry.fastapi import BaseContext
+from strawberry.fastapi import BaseContext, GraphQLRouter
 
 from app.core.auth import Actor, bearer_token, resolve_token
-from app.core.errors import AppError, ValidationFailed, pydantic_errors
+from app.core.errors import AppError, ValidationFailed, http_error, pydantic_errors
 from app.core.runtime import Runtime
 
 log = structlog.get_logger("hearth.graphql")
@@ -104,8 +106,14 @@ class ErrorRendering(SchemaExtension):
 
     def _render(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
+        if error.path is None and not isinstance(original, AppError):
+            # Parsing, validation, limits and variable coercion: about the request itself,
+            # and safe to show as they are.
+            return GraphQLError(
+                error.message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT"}
+            )
         if original is None:
-            return error  # syntax / validation / limit errors: safe to show as they are
+            return error
         if isinstance(original, AppError):
             extensions: dict[str, Any] = {"code": original.code, "status": original.status}
             if original.errors:
@@ -125,6 +133,17 @@ class ErrorRendering(SchemaExtension):
             path=error.path,
             extensions={"code": "INTERNAL"},
         )
+
+
+class Router(GraphQLRouter[Context, None]):
+    """Strawberry's router, with its transport errors (bad JSON, a mutation over GET, a
+    multipart body) answered as problem+json like every other error."""
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context=context, root_value=root_value)
+        except HTTPException as exc:
+            raise http_error(exc.status_code, exc.reason) from exc
 
 
 def extensions() -> list[Any]:

@@ -133,6 +133,8 @@ class InProcessJobQueue:
     functions: dict[str, JobFunction]
     periodic: Sequence[Periodic]
     concurrency: int = 8
+    # Like arq's job_timeout: a stuck job is cancelled; its row's lease makes it retry.
+    job_timeout: float = 60
     ctx: dict[str, Any] = field(default_factory=dict)
     _queue: asyncio.Queue[JobRequest | None] = field(default_factory=asyncio.Queue)
     _pending: set[str] = field(default_factory=set)
@@ -181,13 +183,15 @@ class InProcessJobQueue:
             if request.job_id is not None:
                 self._pending.discard(request.job_id)
             with contextlib.suppress(Exception):
-                await run_job(self.functions[request.name], self.ctx, *request.args)
+                async with asyncio.timeout(self.job_timeout):
+                    await run_job(self.functions[request.name], self.ctx, *request.args)
 
     async def _loop(self, function: JobFunction, every: float) -> None:
         while True:
             await asyncio.sleep(every)
             with contextlib.suppress(Exception):
-                await run_job(function, self.ctx)
+                async with asyncio.timeout(self.job_timeout):
+                    await run_job(function, self.ctx)
 
     async def close(self, grace_seconds: float = 10) -> None:
         """Stop taking work, let running jobs finish (up to a grace period), then cancel.

@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 import httpx
+import structlog
 
 from app.core.errors import RuleViolation
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+log = structlog.get_logger("hearth.outbound")
 
 
 class UnsafeURL(RuleViolation):
@@ -54,7 +59,12 @@ class OutboundPolicy:
 
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: embeds an IPv4 address
-_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: local-use translation
+# Not global, though Python 3.11 does not say so for all of them: NAT64 local use (RFC 8215),
+# site-local (deprecated), IPv4-compatible (deprecated) and IPv4-translated addresses.
+_REFUSED_V6 = tuple(
+    ipaddress.IPv6Network(net)
+    for net in ("64:ff9b:1::/48", "fec0::/10", "::/96", "::ffff:0:0:0/96")
+)
 
 
 def _is_public(address: IPAddress) -> bool:
@@ -64,7 +74,7 @@ def _is_public(address: IPAddress) -> bool:
         embedded = address.ipv4_mapped or address.sixtofour
         if embedded is not None:
             return _is_public(embedded)
-        if address.teredo is not None or address in _NAT64_LOCAL:
+        if address.teredo is not None or any(address in net for net in _REFUSED_V6):
             return False
     return address.is_global and not address.is_multicast
 
@@ -96,9 +106,10 @@ async def resolve_checked(url: httpx.URL, policy: OutboundPolicy) -> IPAddress:
         return addresses[0]
     refused = [a for a in addresses if not policy.address_allowed(a)]
     if refused:
+        where = f"{url.host} is" if url.host == str(refused[0]) else f"{url.host} resolves to"
         raise UnsafeURL(
-            f"{url.host} resolves to {refused[0]}, a loopback, private, link-local or reserved"
-            " address. Hearth only calls public addresses unless the host is listed in"
+            f"{where} {refused[0]}, a loopback, private, link-local or reserved address."
+            " Hearth only calls public addresses unless the host is listed in"
             " HEARTH_OUTBOUND_ALLOWED_HOSTS."
         )
     return addresses[0]
@@ -110,8 +121,9 @@ async def _resolve(host: str, port: int) -> list[IPAddress]:
         infos = await asyncio.wait_for(
             loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout=5
         )
-    except (TimeoutError, OSError) as exc:
-        raise UnsafeURL(f"Could not resolve {host}: {exc}") from exc
+    except (TimeoutError, OSError, UnicodeError, ValueError) as exc:
+        # UnicodeError: a malformed name (empty label, label over 63 characters).
+        raise UnsafeURL(f"Could not resolve {host}: {exc or exc.__class__.__name__}") from exc
     seen: list[IPAddress] = []
     for *_ignored, sockaddr in infos:
         # Strip an IPv6 zone id ("fe80::1%eth0") before parsing.
@@ -130,6 +142,19 @@ async def check_url(url: str, policy: OutboundPolicy) -> str:
     return str(parsed)
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What a receiver answered: status, headers, and the start of its body."""
+
+    status_code: int
+    headers: httpx.Headers
+    body: bytes
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status_code < 300
+
+
 async def post(
     client: httpx.AsyncClient,
     url: str,
@@ -138,25 +163,105 @@ async def post(
     content: bytes,
     headers: dict[str, str],
     timeout: float,
-) -> httpx.Response:
-    """POST to `url`, connecting only to the address that passed the check."""
-    target = parse_target(url)
-    address = await resolve_checked(target, policy)
-    pinned = target.copy_with(host=str(address))
-    request_headers = {"Host": _host_header(target), "Content-Type": "application/json", **headers}
-    extensions: dict[str, Any] = {}
-    if target.scheme == "https":
-        # TLS still verifies the certificate against the real host name.
-        extensions["sni_hostname"] = target.host
-    request = client.build_request(
-        "POST",
-        pinned,
-        content=content,
-        headers=request_headers,
-        timeout=timeout,
-        extensions=extensions,
+    max_body: int = 2048,
+) -> Answer:
+    """POST to `url`, connecting only to the address that passed the check.
+
+    `timeout` bounds the whole exchange (DNS, connect, send, answer): httpx's own timeouts
+    are per step, and a receiver trickling its answer must not outlive a delivery's lease.
+    Raises TimeoutError, httpx.HTTPError or UnsafeURL.
+    """
+    async with asyncio.timeout(timeout):
+        target = parse_target(url)
+        address = await resolve_checked(target, policy)
+        request = client.build_request(
+            "POST",
+            target.copy_with(host=str(address)),
+            content=content,
+            headers={
+                "Host": _host_header(target),
+                "Content-Type": "application/json",
+                # The pool is keyed by address, not host name: a kept-alive TLS connection
+                # could otherwise serve another host on the same address without its
+                # certificate being checked.
+                "Connection": "close",
+                **headers,
+            },
+            timeout=timeout,
+            # TLS still verifies the certificate against the real host name.
+            extensions={"sni_hostname": target.host} if target.scheme == "https" else {},
+        )
+        response = await client.send(request, stream=True, follow_redirects=False)
+        try:
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) >= max_body:
+                    break
+        finally:
+            await response.aclose()
+    return Answer(response.status_code, response.headers, bytes(body[:max_body]))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One send, summarised for a delivery log: never raises, whatever the receiver did."""
+
+    status_code: int | None
+    error: str | None
+    response_body: str | None
+    duration_ms: float
+    retry_after: float | None = None
+    blocked: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def label(self) -> str:
+        """For metrics: success, failure (non-2xx), error (no answer) or blocked (SSRF)."""
+        if self.blocked:
+            return "blocked"
+        if self.status_code is None:
+            return "error"
+        return "success" if self.ok else "failure"
+
+
+async def send(
+    client: httpx.AsyncClient,
+    url: str,
+    policy: OutboundPolicy,
+    *,
+    content: bytes,
+    headers: dict[str, str],
+    timeout: float,
+) -> Outcome:
+    """`post`, with every way it can go wrong turned into an Outcome."""
+    started = time.perf_counter()
+
+    def failed(error: str, *, blocked: bool = False) -> Outcome:
+        elapsed = round((time.perf_counter() - started) * 1000, 2)
+        return Outcome(None, error, None, elapsed, blocked=blocked)
+
+    try:
+        answer = await post(client, url, policy, content=content, headers=headers, timeout=timeout)
+    except UnsafeURL as exc:
+        return failed(exc.detail, blocked=True)
+    except (TimeoutError, httpx.TimeoutException):
+        return failed(f"No answer within {timeout:g} s.")
+    except httpx.HTTPError as exc:
+        return failed(f"Could not reach the receiver: {exc.__class__.__name__}: {exc}")
+    except Exception as exc:  # a bug must not leave a claimed delivery unrecorded
+        log.exception("outbound_send_failed", url=url)
+        return failed(f"Unexpected error while sending: {exc.__class__.__name__}.")
+    return Outcome(
+        status_code=answer.status_code,
+        error=None,
+        response_body=answer.body.decode("utf-8", "replace"),
+        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        retry_after=parse_retry_after(answer.headers.get("retry-after")),
     )
-    return await client.send(request, follow_redirects=False)
 
 
 def _host_header(url: httpx.URL) -> str:
@@ -164,12 +269,15 @@ def _host_header(url: httpx.URL) -> str:
     return host if url.port is None else f"{host}:{url.port}"
 
 
+_DELTA_SECONDS = re.compile(r"[0-9]{1,10}")
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or HTTP date)."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if _DELTA_SECONDS.fullmatch(value):
         return float(value)
     try:
         when = parsedate_to_datetime(value)

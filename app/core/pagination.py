@@ -72,10 +72,13 @@ def _decode(cursor: str, columns: Sequence[InstrumentedAttribute[Any]]) -> list[
         for value, column in zip(raw, columns, strict=True):
             kind = column.type.python_type
             if kind is datetime:
-                values.append(datetime.fromisoformat(value))
+                moment = datetime.fromisoformat(_text(value))
+                if moment.tzinfo is None:
+                    raise ValueError("naive datetime")
+                values.append(moment)
             elif kind is uuid.UUID:
-                values.append(uuid.UUID(value))
-            elif kind in (int, float, str, bool) and isinstance(value, kind):
+                values.append(uuid.UUID(_text(value)))
+            elif kind in (int, float, str, bool) and type(value) is kind:
                 values.append(value)
             else:
                 raise ValueError("wrong type")
@@ -85,6 +88,12 @@ def _decode(cursor: str, columns: Sequence[InstrumentedAttribute[Any]]) -> list[
             "The cursor is not valid for this list; start again without one.",
             errors=[{"loc": ["query", "cursor"], "message": "invalid cursor", "type": "cursor"}],
         ) from exc
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    return value
 
 
 def _after(

@@ -115,10 +115,15 @@ async def authenticate_key(runtime: Runtime, token: str) -> Actor | None:
 
 
 async def _active_owner_keys(session: AsyncSession, org_id: uuid.UUID) -> int:
-    stmt = select(func.count()).where(
-        ApiKey.org_id == org_id, ApiKey.role == Role.owner.value, ApiKey.revoked_at.is_(None)
+    # Locked, so two concurrent revocations cannot both see "another owner key remains".
+    stmt = (
+        select(ApiKey.id)
+        .where(
+            ApiKey.org_id == org_id, ApiKey.role == Role.owner.value, ApiKey.revoked_at.is_(None)
+        )
+        .with_for_update()
     )
-    return int(await session.scalar(stmt) or 0)
+    return len((await session.scalars(stmt)).all())
 
 
 async def org_count(session: AsyncSession) -> int:

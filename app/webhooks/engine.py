@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import json
 import random
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import httpx
 import structlog
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,7 +27,6 @@ from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 log = structlog.get_logger("hearth.webhooks")
 
 DELIVER_JOB = "deliver_webhook"
-RESPONSE_PREVIEW_BYTES = 2048
 # Retries further away than this are left to the sweep rather than parked in the queue.
 MAX_QUEUED_DELAY = 300.0
 MAX_RETRY_AFTER = 24 * 3600.0
@@ -90,19 +87,6 @@ class _Claimed:
     payload: str
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    status_code: int | None
-    error: str | None
-    response_body: str | None
-    duration_ms: float
-    retry_after: float | None
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-
 async def attempt(runtime: Runtime, delivery_id: uuid.UUID) -> str:
     """Make one attempt if the delivery is due and unclaimed. Returns what happened."""
     claimed = await _claim(runtime, delivery_id)
@@ -125,7 +109,7 @@ async def _claim(runtime: Runtime, delivery_id: uuid.UUID) -> _Claimed | None:
         if row is None or not row.WebhookEndpoint.enabled:
             return None
         # The conditional UPDATE is the claim: only one worker can move the lease forward.
-        result = await session.execute(
+        attempt_number = await session.scalar(
             update(WebhookDelivery)
             .where(
                 WebhookDelivery.id == delivery_id,
@@ -137,14 +121,15 @@ async def _claim(runtime: Runtime, delivery_id: uuid.UUID) -> _Claimed | None:
                 lease_until=now + timedelta(seconds=runtime.settings.lease_seconds),
                 attempt_count=WebhookDelivery.attempt_count + 1,
             )
+            .returning(WebhookDelivery.attempt_count)
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if attempt_number is None:
             return None
         delivery, endpoint = row.WebhookDelivery, row.WebhookEndpoint
         return _Claimed(
             delivery_id=delivery.id,
-            attempt_number=delivery.attempt_count + 1,
+            attempt_number=attempt_number,
             url=endpoint.url,
             secret=endpoint.secret,
             message_id=delivery.message_id,
@@ -152,49 +137,28 @@ async def _claim(runtime: Runtime, delivery_id: uuid.UUID) -> _Claimed | None:
         )
 
 
-async def _send(runtime: Runtime, claimed: _Claimed) -> _Outcome:
+async def _send(runtime: Runtime, claimed: _Claimed) -> outbound.Outcome:
     body = claimed.payload.encode()
-    headers = signing.signed_headers(claimed.secret, claimed.message_id, body)
-    started = time.perf_counter()
-
-    def elapsed() -> float:
-        return round((time.perf_counter() - started) * 1000, 2)
-
-    try:
-        response = await outbound.post(
-            runtime.http,
-            claimed.url,
-            runtime.outbound,
-            content=body,
-            headers=headers,
-            timeout=runtime.settings.webhook_timeout_seconds,
-        )
-    except outbound.UnsafeURL as exc:
-        metrics.WEBHOOK_DELIVERIES.labels(outcome="blocked").inc()
-        return _Outcome(None, exc.detail, None, elapsed(), None)
-    except httpx.TimeoutException:
-        metrics.WEBHOOK_DELIVERIES.labels(outcome="error").inc()
-        timeout = runtime.settings.webhook_timeout_seconds
-        return _Outcome(None, f"No answer within {timeout:g} s.", None, elapsed(), None)
-    except httpx.HTTPError as exc:
-        metrics.WEBHOOK_DELIVERIES.labels(outcome="error").inc()
-        error = f"Could not reach the receiver: {exc.__class__.__name__}: {exc}"
-        return _Outcome(None, error, None, elapsed(), None)
-    outcome = _Outcome(
-        response.status_code,
-        None,
-        response.content[:RESPONSE_PREVIEW_BYTES].decode("utf-8", "replace"),
-        elapsed(),
-        outbound.parse_retry_after(response.headers.get("retry-after")),
+    outcome = await outbound.send(
+        runtime.http,
+        claimed.url,
+        runtime.outbound,
+        content=body,
+        headers=signing.signed_headers(claimed.secret, claimed.message_id, body),
+        timeout=runtime.settings.webhook_timeout_seconds,
     )
-    metrics.WEBHOOK_DELIVERIES.labels(outcome="success" if outcome.ok else "failure").inc()
+    metrics.WEBHOOK_DELIVERIES.labels(outcome=outcome.label).inc()
     return outcome
 
 
-async def _record(runtime: Runtime, claimed: _Claimed, outcome: _Outcome) -> str:
+async def _record(runtime: Runtime, claimed: _Claimed, outcome: outbound.Outcome) -> str:
     now = utcnow()
     settings = runtime.settings
     async with runtime.unit_of_work() as session:
+        delivery = await session.get(WebhookDelivery, claimed.delivery_id)
+        endpoint = await session.get(WebhookEndpoint, delivery.endpoint_id) if delivery else None
+        if delivery is None or endpoint is None:
+            return "gone"  # the endpoint was deleted while we were sending
         session.add(
             WebhookAttempt(
                 delivery_id=claimed.delivery_id,
@@ -205,10 +169,6 @@ async def _record(runtime: Runtime, claimed: _Claimed, outcome: _Outcome) -> str
                 duration_ms=outcome.duration_ms,
             )
         )
-        delivery = await session.get(WebhookDelivery, claimed.delivery_id)
-        endpoint = await session.get(WebhookEndpoint, delivery.endpoint_id) if delivery else None
-        if delivery is None or endpoint is None:
-            return "gone"  # endpoint deleted while we were sending
         if delivery.attempt_count != claimed.attempt_number or delivery.status != "pending":
             return "stale"  # our lease ran out and another attempt took over; log only
         delivery.lease_until = None

@@ -83,10 +83,13 @@ async def update_endpoint(
     *,
     policy: outbound.OutboundPolicy,
 ) -> WebhookEndpoint:
-    endpoint = await get_endpoint(session, actor, endpoint_id)
+    actor.require(Role.manager)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
-    if "url" in changes:
-        endpoint.url = await _checked_url(changes["url"], policy)
+    # DNS before the first query: on SQLite that query takes the write lock.
+    url = await _checked_url(changes["url"], policy) if "url" in changes else None
+    endpoint = await get_endpoint(session, actor, endpoint_id)
+    if url is not None:
+        endpoint.url = url
     if "events" in changes:
         endpoint.events = changes["events"]
     if "description" in changes:

@@ -64,6 +64,8 @@ def test_allow_list_takes_hosts_and_networks() -> None:
         ("https://user:pass@example.com/x", "user name or password"),
         ("http:///path-only", "no host"),
         ("not a url", "Only http"),
+        ("http://a..example.com/x", "Could not resolve"),
+        ("http://" + "x" * 64 + ".example.com/x", "Could not resolve"),
     ],
 )
 async def test_malformed_urls_are_refused(url: str, reason: str) -> None:

@@ -190,3 +190,23 @@ async def test_key_lists_are_paginated(client: httpx.AsyncClient, org: Org) -> N
     bad = await client.get("/v1/api-keys?cursor=not-a-cursor", headers=org.auth())
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["loc"] == ["query", "cursor"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '[123, "00000000-0000-0000-0000-000000000000"]',
+        '["2026-01-01T00:00:00", "x"]',
+        "{}",
+        '["a"]',
+    ],
+)
+async def test_crafted_cursors_are_422_not_500(
+    client: httpx.AsyncClient, org: Org, raw: str
+) -> None:
+    import base64
+
+    cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    response = await client.get(f"/v1/api-keys?cursor={cursor}", headers=org.auth())
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["query", "cursor"]
