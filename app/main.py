@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__, worker
 from app.communities.rest import router as communities_router
@@ -84,6 +85,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        # Browser dashboards on other origins; credentials are bearer tokens, never cookies.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["Location", "X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
     app.add_middleware(RequestContextMiddleware)  # outermost: sees every response
     for router in (ops_router, orgs_router, communities_router, webhooks_router):
         app.include_router(router)

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     outbound_allowed_hosts: Annotated[list[str], NoDecode] = []
     max_body_bytes: int = Field(1_048_576, ge=1024)
+    cors_origins: Annotated[list[str], NoDecode] = []
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -50,7 +51,9 @@ class Settings(BaseSettings):
     webhook_retry_schedule: Annotated[list[float], NoDecode] = list(DEFAULT_RETRY_SCHEDULE)
     webhook_disable_after_seconds: float = Field(5 * 24 * 3600, gt=0)
 
-    @field_validator("outbound_allowed_hosts", "webhook_retry_schedule", mode="before")
+    @field_validator(
+        "outbound_allowed_hosts", "cors_origins", "webhook_retry_schedule", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_commas(value)

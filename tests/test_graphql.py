@@ -177,6 +177,14 @@ async def test_unauthenticated_queries_are_refused(client: httpx.AsyncClient) ->
     assert [e["extensions"]["code"] for e in bad.json()["errors"]] == ["UNAUTHENTICATED"]
 
 
+async def test_page_size_is_bounded_like_rest(client: httpx.AsyncClient, org: Org) -> None:
+    for first in (0, 101):
+        result = await gql(client, f"{{ communities(first: {first}) {{ items {{ id }} }} }}", org)
+        assert codes(result) == ["BAD_USER_INPUT"]
+    bad_cursor = await gql(client, '{ communities(after: "nope") { items { id } } }', org)
+    assert codes(bad_cursor) == ["BAD_USER_INPUT"]
+
+
 async def test_community_needs_exactly_one_of_id_or_slug(
     client: httpx.AsyncClient, org: Org
 ) -> None:

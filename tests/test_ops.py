@@ -176,3 +176,23 @@ async def test_unexpected_errors_are_masked_and_carry_the_request_id(settings) -
     assert "hunter2" not in response.text and "RuntimeError" not in response.text
     assert body["request_id"] == "trace-me"
     assert response.headers["x-request-id"] == "trace-me"
+
+
+async def test_cors_is_off_by_default_and_allows_listed_origins(settings, client) -> None:
+    preflight = {
+        "Origin": "https://dash.example.com",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    closed = await client.options("/v1/communities", headers=preflight)
+    assert "access-control-allow-origin" not in closed.headers
+    open_ = make_settings(settings.database_url, cors_origins=["https://dash.example.com"])
+    async with running_app(open_) as app, http_client(app) as cors_client:
+        allowed = await cors_client.options("/v1/communities", headers=preflight)
+        other = await cors_client.options(
+            "/v1/communities", headers={**preflight, "Origin": "https://evil.example"}
+        )
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://dash.example.com"
+    assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
+    assert "access-control-allow-origin" not in other.headers

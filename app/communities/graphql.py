@@ -26,8 +26,8 @@ from app.communities.schemas import (
     MemberSecretIn,
 )
 from app.core.errors import ValidationFailed
-from app.core.graphql import Context, given, parse
-from app.core.pagination import MAX_LIMIT, PageParams
+from app.core.graphql import Context, given, page, parse
+from app.core.pagination import MAX_LIMIT
 from app.core.runtime import Runtime
 
 ChannelKindGQL = strawberry.enum(ChannelKind, name="ChannelKind")
@@ -202,7 +202,7 @@ class Query:
         after: str | None = None,
     ) -> CommunityPage:
         actor = await info.context.actor()
-        params = PageParams(limit=max(1, min(first, MAX_LIMIT)), cursor=after)
+        params = page(first, after)
         async with info.context.runtime.read_session() as session:
             window = await service.list_communities(session, actor, params)
         items = [CommunityType.of(service.to_out(c)) for c in window.items]

@@ -55,13 +55,16 @@ class Tone(BaseModel):
     @field_validator("banned_phrases")
     @classmethod
     def _dedupe(cls, phrases: list[str]) -> list[str]:
-        seen: set[str] = set()
-        return [p for p in phrases if not (p.casefold() in seen or seen.add(p.casefold()))]
+        """Drop repeats that differ only in case, keeping the first spelling."""
+        kept: dict[str, str] = {}
+        for phrase in phrases:
+            kept.setdefault(phrase.casefold(), phrase)
+        return list(kept.values())
 
 
-def _locales_with_default(default: str, locales: list[str]) -> list[str]:
-    ordered = list(dict.fromkeys([default, *locales]))
-    return ordered
+def with_default_locale(default: str, locales: list[str]) -> list[str]:
+    """The default locale is always one of `locales` (first when it was missing)."""
+    return list(dict.fromkeys([default, *locales]))
 
 
 class CommunityCreate(RequestModel):
@@ -74,8 +77,7 @@ class CommunityCreate(RequestModel):
 
     @model_validator(mode="after")
     def _default_is_listed(self) -> CommunityCreate:
-        # The default locale is always one of `locales`; it is added when missing.
-        self.locales = _locales_with_default(self.default_locale, self.locales)
+        self.locales = with_default_locale(self.default_locale, self.locales)
         return self
 
 

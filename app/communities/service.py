@@ -10,7 +10,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.communities.models import Community
-from app.communities.schemas import CommunityCreate, CommunityOut, CommunityUpdate
+from app.communities.schemas import (
+    CommunityCreate,
+    CommunityOut,
+    CommunityUpdate,
+    with_default_locale,
+)
 from app.core import events
 from app.core.auth import Actor, Role
 from app.core.db import utcnow
@@ -111,12 +116,11 @@ async def update_community(
     for field in ("slug", "name", "description", "default_locale"):
         if field in changes:
             setattr(community, field, changes[field])
-    if "tone" in changes:
-        community.tone = data.tone.model_dump() if data.tone else community.tone
-    if "locales" in changes or "default_locale" in changes:
-        locales = changes.get("locales") or community.locales
-        # The default locale is always one of `locales`; it is added when missing.
-        community.locales = list(dict.fromkeys([community.default_locale, *locales]))
+    if data.tone is not None:
+        community.tone = data.tone.model_dump()
+    if data.locales is not None or data.default_locale is not None:
+        locales = data.locales if data.locales is not None else community.locales
+        community.locales = with_default_locale(community.default_locale, locales)
     community.updated_at = utcnow()
     await _flush_or_conflict(
         session, f"A community with the slug '{community.slug}' already exists."

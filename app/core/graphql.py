@@ -24,6 +24,7 @@ from strawberry.fastapi import BaseContext, GraphQLRouter
 
 from app.core.auth import Actor, bearer_token, resolve_token
 from app.core.errors import AppError, ValidationFailed, http_error, pydantic_errors
+from app.core.pagination import MAX_LIMIT, PageParams
 from app.core.runtime import Runtime
 
 log = structlog.get_logger("hearth.graphql")
@@ -84,6 +85,16 @@ def parse(schema: Any, data: dict[str, Any]) -> Any:
         errors = pydantic_errors(exc.errors())
         detail = "; ".join(f"{'.'.join(e['loc']) or 'input'}: {e['message']}" for e in errors[:5])
         raise ValidationFailed(detail, errors=errors) from exc
+
+
+def page(first: int, after: str | None) -> PageParams:
+    """GraphQL `first`/`after` with the same bounds as REST's `limit`/`cursor`."""
+    if not 1 <= first <= MAX_LIMIT:
+        raise ValidationFailed(
+            f"`first` must be between 1 and {MAX_LIMIT}.",
+            errors=[{"loc": ["first"], "message": "out of range", "type": "range"}],
+        )
+    return PageParams(limit=first, cursor=after)
 
 
 def given(obj: Any) -> dict[str, Any]:

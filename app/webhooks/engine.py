@@ -19,7 +19,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import events, jobs, metrics, outbound, signing
-from app.core.db import utcnow
+from app.core.db import new_id, utcnow
 from app.core.runtime import Runtime
 from app.settings import Settings
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -58,16 +58,17 @@ async def fan_out(session: AsyncSession, event: events.OutboxEvent) -> int:
         if not endpoint.subscribes_to(event.type):
             continue
         delivery = WebhookDelivery(
+            id=new_id(),
             org_id=event.org_id,
             endpoint_id=endpoint.id,
             event_id=event.id,
             message_id=event.message_id,
             event_type=event.type,
             payload=body,
+            attempt_count=0,
             next_attempt_at=utcnow(),
         )
         session.add(delivery)
-        await session.flush()
         schedule(session, delivery)
         created += 1
     return created
@@ -177,33 +178,48 @@ async def _record(runtime: Runtime, claimed: _Claimed, outcome: outbound.Outcome
             None if outcome.ok else f"HTTP {outcome.status_code}"
         )
         if outcome.ok:
-            delivery.status = "succeeded"
-            delivery.delivered_at = now
-            delivery.next_attempt_at = None
-            endpoint.failing_since = None
-            endpoint.last_success_at = now
+            _succeeded(delivery, endpoint, now)
             return "succeeded"
-        endpoint.failing_since = endpoint.failing_since or now
-        if outcome.status_code == 410:
-            _disable(endpoint, now, "The receiver answered 410 Gone.")
-        elif now - endpoint.failing_since >= timedelta(
-            seconds=settings.webhook_disable_after_seconds
-        ):
-            _disable(
-                endpoint,
-                now,
-                f"Every attempt since {_iso(endpoint.failing_since)} failed; last error:"
-                f" {delivery.last_error}.",
-            )
-        delay = retry_delay(settings, claimed.attempt_number, outcome.retry_after)
-        if delay is None or outcome.status_code == 410:
-            delivery.status = "failed"
-            delivery.next_attempt_at = None
-            return "failed"
-        delivery.next_attempt_at = now + timedelta(seconds=delay)
-        if delay <= MAX_QUEUED_DELAY and endpoint.enabled:
-            schedule(session, delivery, delay)
-        return "retry"
+        return _failed(session, settings, delivery, endpoint, outcome, now)
+
+
+def _succeeded(delivery: WebhookDelivery, endpoint: WebhookEndpoint, now: datetime) -> None:
+    delivery.status = "succeeded"
+    delivery.delivered_at = now
+    delivery.next_attempt_at = None
+    endpoint.failing_since = None
+    endpoint.last_success_at = now
+
+
+def _failed(
+    session: AsyncSession,
+    settings: Settings,
+    delivery: WebhookDelivery,
+    endpoint: WebhookEndpoint,
+    outcome: outbound.Outcome,
+    now: datetime,
+) -> str:
+    """Schedule the next attempt or give up; disable an endpoint that is gone or keeps failing."""
+    endpoint.failing_since = endpoint.failing_since or now
+    failing_for = now - endpoint.failing_since
+    if outcome.status_code == 410:
+        _disable(endpoint, now, "The receiver answered 410 Gone.")
+    elif failing_for >= timedelta(seconds=settings.webhook_disable_after_seconds):
+        _disable(
+            endpoint,
+            now,
+            f"Every attempt since {_iso(endpoint.failing_since)} failed; last error:"
+            f" {delivery.last_error}.",
+        )
+    delay = retry_delay(settings, delivery.attempt_count, outcome.retry_after)
+    if delay is None or outcome.status_code == 410:
+        delivery.status = "failed"
+        delivery.next_attempt_at = None
+        return "failed"
+    delivery.next_attempt_at = now + timedelta(seconds=delay)
+    if delay <= MAX_QUEUED_DELAY and endpoint.enabled:
+        schedule(session, delivery, delay)
+    return "retry"
 
 
 def retry_delay(settings: Settings, attempts_made: int, retry_after: float | None) -> float | None:
