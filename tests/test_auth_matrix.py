@@ -80,3 +80,38 @@ def test_the_matrix_covers_the_api() -> None:
         "/v1/webhook-deliveries/{delivery_id}/redeliver",
     } <= paths
     assert "/v1/orgs" in paths
+
+
+async def test_every_list_validates_limit_and_cursor(client: httpx.AsyncClient, org: Org) -> None:
+    community = await client.post(
+        "/v1/communities", json={"slug": "lists", "name": "Lists"}, headers=org.auth("manager")
+    )
+    webhook = await client.post(
+        "/v1/webhooks",
+        json={"url": "http://127.0.0.1:9/x", "events": ["*"]},
+        headers=org.auth("manager"),
+    )
+    lists = [
+        "/v1/api-keys",
+        "/v1/communities",
+        f"/v1/communities/{community.json()['id']}/channels",
+        "/v1/webhooks",
+        f"/v1/webhooks/{webhook.json()['id']}/deliveries",
+    ]
+    for path in lists:
+        assert (await client.get(path, headers=org.auth())).status_code == 200, path
+        for query in ("limit=0", "limit=101", "limit=ten", "cursor=garbage"):
+            response = await client.get(f"{path}?{query}", headers=org.auth())
+            assert response.status_code == 422, (path, query)
+            assert response.json()["errors"][0]["loc"][0] == "query"
+    bad_status = await client.get(f"{lists[-1]}?status=lost", headers=org.auth())
+    assert bad_status.status_code == 422
+
+
+async def test_docs_spec_and_graphiql_are_served(client: httpx.AsyncClient) -> None:
+    docs = await client.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    spec = await client.get("/openapi.json")
+    assert spec.json()["info"]["title"] == "Hearth"
+    graphiql = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert graphiql.status_code == 200 and "graphiql" in graphiql.text.lower()

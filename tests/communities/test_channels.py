@@ -226,6 +226,18 @@ async def test_patch_keeps_secrets_it_was_not_given(
     assert disabled.json()["enabled"] is False
 
 
+async def test_manager_deletes_a_channel(
+    client: httpx.AsyncClient, org: Org, community: dict
+) -> None:
+    channel = (await add_channel(client, org, community, name="forum", kind="forum")).json()
+    path = f"/v1/channels/{channel['id']}"
+    assert (await client.delete(path, headers=org.auth("manager"))).status_code == 204
+    assert (await client.get(path, headers=org.auth("viewer"))).status_code == 404
+    assert (await client.delete(path, headers=org.auth("manager"))).status_code == 404
+    listed = await client.get(f"/v1/communities/{community['id']}/channels", headers=org.auth())
+    assert listed.json()["items"] == []
+
+
 async def test_discord_test_send_reaches_the_receiver(
     client: httpx.AsyncClient, org: Org, community: dict, receiver: Receiver
 ) -> None:

@@ -210,6 +210,37 @@ async def test_only_subscribed_events_of_the_own_org_are_sent(
     assert receiver.received("/rival") == []
 
 
+async def test_every_community_and_channel_change_is_an_event(
+    client: httpx.AsyncClient, org: Org, receiver: Receiver
+) -> None:
+    endpoint = await register(client, org, receiver.url("/events"))
+    community = await create_community(client, org)
+    cid, auth = community["id"], org.auth("manager")
+    await client.patch(f"/v1/communities/{cid}", json={"name": "Renamed"}, headers=auth)
+    channel = await client.post(
+        f"/v1/communities/{cid}/channels", json={"name": "forum", "kind": "forum"}, headers=auth
+    )
+    channel_path = f"/v1/channels/{channel.json()['id']}"
+    await client.patch(channel_path, json={"name": "general"}, headers=auth)
+    await client.delete(channel_path, headers=auth)
+    await client.delete(f"/v1/communities/{cid}", headers=org.auth("owner"))
+    received = await receiver.wait_for(6, "/events")
+    verifier = Webhook(endpoint["secret"])
+    events = sorted(
+        (e["type"], e["data"].get("name"))
+        for e in (verifier.verify(r.body, r.headers) for r in received)
+    )
+    assert events == [
+        ("channel.created", "forum"),
+        ("channel.deleted", "general"),
+        ("channel.updated", "general"),
+        ("community.created", "Starfall"),
+        ("community.deleted", "Renamed"),
+        ("community.updated", "Renamed"),
+    ]
+    assert len({r.headers["webhook-id"] for r in received}) == 6
+
+
 async def test_redeliver_sends_again_with_the_same_webhook_id(
     client: httpx.AsyncClient, org: Org, receiver: Receiver
 ) -> None:
