@@ -8,7 +8,6 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.communities import delivery
@@ -24,7 +23,7 @@ from app.communities.schemas import (
 )
 from app.core import events, outbound, signing
 from app.core.auth import Actor, Role
-from app.core.db import utcnow
+from app.core.db import flush_or_conflict, utcnow
 from app.core.errors import Conflict, NotFound, ValidationFailed, pydantic_errors
 from app.core.pagination import PageParams, Window, paginate
 from app.core.runtime import Runtime
@@ -71,20 +70,11 @@ def _payload(channel: Channel) -> dict[str, Any]:
 async def _check_urls(config: dict[str, Any], policy: outbound.OutboundPolicy) -> None:
     for key in _URL_FIELDS:
         if config.get(key):
-            try:
-                await outbound.check_url(config[key], policy)
-            except outbound.UnsafeURL as exc:
-                exc.errors = [
-                    {"loc": ["body", "config", key], "message": exc.detail, "type": "unsafe_url"}
-                ]
-                raise
+            await outbound.check_url(config[key], policy, loc=["body", "config", key])
 
 
-async def _flush_or_conflict(session: AsyncSession, name: str) -> None:
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"This community already has a channel named '{name}'.") from exc
+def _name_taken(name: str) -> str:
+    return f"This community already has a channel named '{name}'."
 
 
 async def _ensure_name_free(session: AsyncSession, community_id: uuid.UUID, name: str) -> None:
@@ -92,7 +82,7 @@ async def _ensure_name_free(session: AsyncSession, community_id: uuid.UUID, name
         select(Channel.id).where(Channel.community_id == community_id, Channel.name == name)
     )
     if taken is not None:
-        raise Conflict(f"This community already has a channel named '{name}'.")
+        raise Conflict(_name_taken(name))
 
 
 async def create_channel(
@@ -122,7 +112,7 @@ async def create_channel(
         config=config,
     )
     session.add(channel)
-    await _flush_or_conflict(session, data.name)
+    await flush_or_conflict(session, _name_taken(data.name))
     events.emit(session, actor.org_id, "channel.created", _payload(channel))
     return channel, signing_secret
 
@@ -196,7 +186,7 @@ async def update_channel(
     if changes.get("config") is not None:
         channel.config = _merged_config(channel, changes["config"])
     channel.updated_at = utcnow()
-    await _flush_or_conflict(session, channel.name)
+    await flush_or_conflict(session, _name_taken(channel.name))
     events.emit(session, actor.org_id, "channel.updated", _payload(channel))
     return channel
 

@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.communities.models import Community
@@ -18,7 +17,7 @@ from app.communities.schemas import (
 )
 from app.core import events
 from app.core.auth import Actor, Role
-from app.core.db import utcnow
+from app.core.db import flush_or_conflict, utcnow
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import PageParams, Window, paginate
 
@@ -48,13 +47,6 @@ async def _ensure_slug_free(session: AsyncSession, org_id: uuid.UUID, slug: str)
         raise Conflict(f"A community with the slug '{slug}' already exists in your organisation.")
 
 
-async def _flush_or_conflict(session: AsyncSession, message: str) -> None:
-    try:
-        await session.flush()
-    except IntegrityError as exc:  # a concurrent request took the same slug
-        raise Conflict(message) from exc
-
-
 async def create_community(session: AsyncSession, actor: Actor, data: CommunityCreate) -> Community:
     actor.require(Role.manager)
     await _ensure_slug_free(session, actor.org_id, data.slug)
@@ -68,7 +60,7 @@ async def create_community(session: AsyncSession, actor: Actor, data: CommunityC
         tone=data.tone.model_dump(),
     )
     session.add(community)
-    await _flush_or_conflict(session, f"A community with the slug '{data.slug}' already exists.")
+    await flush_or_conflict(session, f"A community with the slug '{data.slug}' already exists.")
     events.emit(session, actor.org_id, "community.created", _payload(community))
     return community
 
@@ -122,7 +114,7 @@ async def update_community(
         locales = data.locales if data.locales is not None else community.locales
         community.locales = with_default_locale(community.default_locale, locales)
     community.updated_at = utcnow()
-    await _flush_or_conflict(
+    await flush_or_conflict(
         session, f"A community with the slug '{community.slug}' already exists."
     )
     events.emit(session, actor.org_id, "community.updated", _payload(community))

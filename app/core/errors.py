@@ -44,18 +44,6 @@ class AppError(Exception):
         self.headers = dict(headers or {})
         self.extra = dict(extra or {})
 
-    def problem(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "type": PROBLEM_BASE + self.slug,
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-        }
-        if self.errors:
-            body["errors"] = self.errors
-        body.update(self.extra)
-        return body
-
 
 class NotFound(AppError):
     status, slug, title, code = 404, "not-found", "Not found", "NOT_FOUND"
@@ -97,10 +85,11 @@ class ServiceUnavailable(AppError):
 
 def http_error(status: int, detail: str) -> AppError:
     """An AppError for a plain HTTP status (e.g. from a library that raised its own)."""
-    error = AppError(detail)
+    known = status in HTTPStatus._value2member_map_
+    error = AppError(detail or (HTTPStatus(status).phrase if known else "Error"))
     error.status = status
     error.slug = _STATUS_SLUGS.get(status, "http-error")
-    error.title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    error.title = HTTPStatus(status).phrase if known else "Error"
     return error
 
 
@@ -154,11 +143,21 @@ _STATUS_SLUGS = {
 }
 
 
+def _render(exc: AppError) -> JSONResponse:
+    return problem_response(
+        exc.status,
+        exc.slug,
+        exc.title,
+        exc.detail,
+        errors=exc.errors,
+        headers=exc.headers,
+        **exc.extra,
+    )
+
+
 async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return JSONResponse(
-        exc.problem(), status_code=exc.status, headers=exc.headers, media_type=PROBLEM_CONTENT_TYPE
-    )
+    return _render(exc)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -181,20 +180,13 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    status = exc.status_code
-    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else phrase
-    if status == 404:
-        detail = "No such resource."
-    elif status == 405:
-        detail = "This method is not allowed on this resource."
-    return problem_response(
-        status,
-        _STATUS_SLUGS.get(status, "http-error"),
-        phrase,
-        detail,
-        headers=getattr(exc, "headers", None),
-    )
+    detail = {
+        404: "No such resource.",
+        405: "This method is not allowed on this resource.",
+    }.get(exc.status_code, exc.detail if isinstance(exc.detail, str) else "")
+    error = http_error(exc.status_code, detail)
+    error.headers = dict(exc.headers or {})
+    return _render(error)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -135,10 +135,18 @@ async def _resolve(host: str, port: int) -> list[IPAddress]:
     return seen
 
 
-async def check_url(url: str, policy: OutboundPolicy) -> str:
-    """Validate a URL at registration time; returns it normalised."""
-    parsed = parse_target(url)
-    await resolve_checked(parsed, policy)
+async def check_url(url: str, policy: OutboundPolicy, *, loc: list[str] | None = None) -> str:
+    """Validate a URL at registration time; returns it normalised.
+
+    `loc` names the request field, so the 422 points at it like a validation error does.
+    """
+    try:
+        parsed = parse_target(url)
+        await resolve_checked(parsed, policy)
+    except UnsafeURL as exc:
+        if loc:
+            exc.errors = [{"loc": loc, "message": exc.detail, "type": "unsafe_url"}]
+        raise
     return str(parsed)
 
 

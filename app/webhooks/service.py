@@ -21,19 +21,13 @@ from app.webhooks import engine
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.webhooks.schemas import WebhookCreate, WebhookUpdate
 
+URL_LOC = ["body", "url"]
+
 
 @dataclass(frozen=True)
 class DeliveryView:
     delivery: WebhookDelivery
     attempts: list[WebhookAttempt]
-
-
-async def _checked_url(url: str, policy: outbound.OutboundPolicy) -> str:
-    try:
-        return await outbound.check_url(url, policy)
-    except outbound.UnsafeURL as exc:
-        exc.errors = [{"loc": ["body", "url"], "message": exc.detail, "type": "unsafe_url"}]
-        raise
 
 
 async def create_endpoint(
@@ -42,7 +36,7 @@ async def create_endpoint(
     actor.require(Role.manager)
     endpoint = WebhookEndpoint(
         org_id=actor.org_id,
-        url=await _checked_url(data.url, policy),
+        url=await outbound.check_url(data.url, policy, loc=URL_LOC),
         description=data.description,
         events=data.events,
         secret=signing.new_secret(),
@@ -86,7 +80,9 @@ async def update_endpoint(
     actor.require(Role.manager)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     # DNS before the first query: on SQLite that query takes the write lock.
-    url = await _checked_url(changes["url"], policy) if "url" in changes else None
+    url = (
+        await outbound.check_url(changes["url"], policy, loc=URL_LOC) if "url" in changes else None
+    )
     endpoint = await get_endpoint(session, actor, endpoint_id)
     if url is not None:
         endpoint.url = url
