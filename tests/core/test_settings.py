@@ -44,3 +44,15 @@ def test_env_file_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_invalid_values_are_refused(values: dict) -> None:
     with pytest.raises(ValidationError):
         Settings(_env_file=None, **values)
+
+
+def test_the_readme_documents_every_setting() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [
+        f"HEARTH_{name.upper()}"
+        for name in Settings.model_fields
+        if f"`HEARTH_{name.upper()}`" not in readme
+    ]
+    assert missing == [], f"add these to the README's configuration table: {missing}"
