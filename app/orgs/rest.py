@@ -60,9 +60,7 @@ async def create_api_key(
     """Issue an API key with a role. The key is shown only in this response. Role: owner."""
     issued = await service.create_api_key(session, actor, data)
     response.headers["Location"] = f"/v1/api-keys/{issued.record.id}"
-    return ApiKeyCreated.model_validate(
-        {**ApiKeyOut.model_validate(issued.record).model_dump(), "key": issued.key}
-    )
+    return ApiKeyCreated(**ApiKeyOut.model_validate(issued.record).model_dump(), key=issued.key)
 
 
 @router.get("/api-keys", response_model=Page[ApiKeyOut])

@@ -77,7 +77,7 @@ async def update_endpoint(
     *,
     policy: outbound.OutboundPolicy,
 ) -> WebhookEndpoint:
-    actor.require(Role.manager)
+    actor.require(Role.manager)  # before any DNS lookup on the caller's behalf
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     # DNS before the first query: on SQLite that query takes the write lock.
     url = (
