@@ -1,4 +1,5 @@
-"""The `hearth` command: serve, worker, migrate, create-org, seed-demo, export-schema."""
+"""The `hearth` command: serve, worker, migrate, create-org, seed-demo, member-token,
+export-schema."""
 
 from __future__ import annotations
 
@@ -217,6 +218,35 @@ def seed_demo() -> None:
     typer.echo(
         f'\nTry:\n  curl -H "Authorization: Bearer {result.keys["viewer"]}" {base}/v1/communities'
     )
+    if result.forum_community:
+        typer.echo(
+            "\nThe starfall forum has categories, a question and a bug report."
+            f" A member token to post with:\n  .venv/bin/hearth member-token"
+            f' {result.forum_community} player-42 "Rook"'
+        )
+
+
+@cli.command("member-token")
+def member_token(
+    community: Annotated[str, typer.Argument(help="The community's id or slug.")],
+    sub: Annotated[str, typer.Argument(help="The member's id in your own system.")],
+    name: Annotated[str, typer.Argument(help="The member's display name.")],
+    ttl: Annotated[int, typer.Option(help="Seconds until the token expires.")] = 3600,
+) -> None:
+    """Print a member token for trying the forum; your own backend signs these in production."""
+    from app.core.errors import AppError
+    from app.forum import members
+
+    async def work(runtime: Any) -> str:
+        async with runtime.read_session() as session:
+            found = await members.find_community_for_tokens(session, community)
+        return members.issue_token(found.member_secret, found.id, sub, name, ttl)
+
+    try:
+        typer.echo(_run(get_settings(), work))
+    except AppError as exc:
+        typer.secho(exc.detail, fg="red", err=True)
+        raise typer.Exit(1) from None
 
 
 @cli.command("export-schema")

@@ -18,6 +18,8 @@ from app.core.jobs import ArqJobQueue, InProcessJobQueue, JobQueue, RowsOnlyQueu
 from app.core.logging import configure_logging
 from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.core.runtime import Runtime, new_http_client
+from app.forum import members
+from app.forum.rest import router as forum_router
 from app.graphql import schema
 from app.ops.rest import router as ops_router
 from app.orgs import service as orgs_service
@@ -27,11 +29,13 @@ from app.webhooks.rest import router as webhooks_router
 
 DESCRIPTION = """
 Hearth is the backend a digital community manager works through: communities and their
-channels, signed webhooks for internal tools, and (as it grows) forum, moderation,
-scheduling, launcher feeds, listening and KPIs.
+channels, the forum where members ask and staff answer (with an inbox of what still needs a
+reply), signed webhooks for internal tools, and (as it grows) moderation, scheduling,
+launcher feeds, listening and KPIs.
 
-Authenticate with `Authorization: Bearer <API key>`. Errors are RFC 9457
-`application/problem+json`. Lists take `?limit=&cursor=` and answer
+Authenticate with `Authorization: Bearer <API key>` (staff and tools) or
+`Bearer <member token>` (an HS256 JWT signed with the community's member secret).
+Errors are RFC 9457 `application/problem+json`. Lists take `?limit=&cursor=` and answer
 `{"items": [...], "next_cursor": ...}`.
 """
 
@@ -42,7 +46,7 @@ def build_runtime(settings: Settings, queue: JobQueue) -> Runtime:
         db=Database(settings.database_url),
         http=new_http_client(),
         jobs=queue,
-        authenticators=(orgs_service.authenticate_key,),
+        authenticators=(orgs_service.authenticate_key, members.authenticate_member),
     )
 
 
@@ -96,7 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(RequestContextMiddleware)  # outermost: sees every response
-    for router in (ops_router, orgs_router, communities_router, webhooks_router):
+    routers = (ops_router, orgs_router, communities_router, forum_router, webhooks_router)
+    for router in routers:
         app.include_router(router)
     graphql = GraphQLRouter(
         schema,

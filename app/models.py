@@ -3,6 +3,15 @@
 from app.communities.models import Channel, Community
 from app.core.db import Base
 from app.core.events import OutboxEvent
+from app.forum.models import (
+    Category,
+    InboxItem,
+    Member,
+    Post,
+    Reaction,
+    SavedReply,
+    Thread,
+)
 from app.orgs.models import ApiKey, Organisation
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -10,10 +19,17 @@ metadata = Base.metadata
 
 __all__ = [
     "ApiKey",
+    "Category",
     "Channel",
     "Community",
+    "InboxItem",
+    "Member",
     "Organisation",
     "OutboxEvent",
+    "Post",
+    "Reaction",
+    "SavedReply",
+    "Thread",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

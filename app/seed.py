@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.communities import channels as channel_service
 from app.communities import service as community_service
@@ -11,6 +14,8 @@ from app.communities.platforms import ChannelKind
 from app.communities.schemas import ChannelCreate, CommunityCreate, Tone
 from app.core.auth import Actor, Role
 from app.core.runtime import Runtime
+from app.forum import categories, members, posts, threads
+from app.forum.schemas import CategoryCreate, PostCreate, ThreadCreate
 from app.orgs import service as org_service
 from app.orgs.schemas import ApiKeyCreate, OrgCreate
 
@@ -52,6 +57,7 @@ class SeedResult:
     org_name: str
     keys: dict[str, str] = field(default_factory=dict)
     communities: dict[str, list[str]] = field(default_factory=dict)
+    forum_community: str = ""
 
 
 async def seed(runtime: Runtime) -> SeedResult:
@@ -76,4 +82,59 @@ async def seed(runtime: Runtime) -> SeedResult:
                 )
                 names.append(created.name)
             result.communities[community.slug] = names
+            if community.slug == "starfall":
+                await _seed_forum(session, runtime, actor, community.id)
+                result.forum_community = str(community.id)
     return result
+
+
+async def _seed_forum(
+    session: AsyncSession, runtime: Runtime, owner: Actor, community_id: uuid.UUID
+) -> None:
+    """A member secret, categories, and one member question answered by staff."""
+    await community_service.set_member_secret(
+        session, owner, community_id, secrets.token_urlsafe(32)
+    )
+    category_ids = {}
+    for position, (slug, name) in enumerate(
+        [("general", "General"), ("help", "Help & support"), ("bugs", "Bug reports")]
+    ):
+        category = await categories.create_category(
+            session,
+            owner,
+            community_id,
+            CategoryCreate(name=name, slug=slug, position=position),
+        )
+        category_ids[slug] = category.id
+    member = await members.join(session, owner.org_id, community_id, "demo-player-1", "Nova")
+    thread = await threads.create_thread(
+        session,
+        members.actor_for(member),
+        community_id,
+        ThreadCreate(
+            category_id=category_ids["help"],
+            kind="question",
+            title="How do I link my Starfall account to Discord?",
+            body="I looked in **Settings** but can't find it. Is it still possible?",
+        ),
+        limiter=runtime.limiter,
+    )
+    await threads.create_thread(
+        session,
+        members.actor_for(member),
+        community_id,
+        ThreadCreate(
+            category_id=category_ids["bugs"],
+            kind="bug",
+            title="Crash when docking at Hyperion station",
+            body="The game freezes and crashes every time I dock. This is really frustrating.",
+        ),
+        limiter=runtime.limiter,
+    )
+    await posts.create_post(
+        session,
+        owner,
+        thread.id,
+        PostCreate(body="Yes! *Settings → Account → Connections*. Fly safe!"),
+        limiter=runtime.limiter,
+    )

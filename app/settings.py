@@ -51,6 +51,26 @@ class Settings(BaseSettings):
     webhook_retry_schedule: Annotated[list[float], NoDecode] = list(DEFAULT_RETRY_SCHEDULE)
     webhook_disable_after_seconds: float = Field(5 * 24 * 3600, gt=0)
 
+    # Members and forum
+    member_token_leeway_seconds: int = Field(30, ge=0, le=300)
+    member_token_max_lifetime_seconds: int = Field(24 * 3600, ge=60)
+    rate_limit_member_posts: str = "10/minute;100/hour"
+    rate_limit_member_reactions: str = "60/minute"
+    rate_limit_ip_writes: str = "300/minute"
+
+    @field_validator(
+        "rate_limit_member_posts", "rate_limit_member_reactions", "rate_limit_ip_writes"
+    )
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError("expected limits like '10/minute' or '10/minute;100/hour'") from None
+        return value
+
     @field_validator(
         "outbound_allowed_hosts", "cors_origins", "webhook_retry_schedule", mode="before"
     )

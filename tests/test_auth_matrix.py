@@ -19,6 +19,20 @@ VALID_BODIES = {
     ("POST", "/v1/communities/{community_id}/channels"): {"name": "x", "kind": "forum"},
     ("PATCH", "/v1/channels/{channel_id}"): {"name": "x"},
     ("PATCH", "/v1/webhooks/{endpoint_id}"): {"description": "x"},
+    ("POST", "/v1/communities/{community_id}/categories"): {"name": "x", "slug": "x"},
+    ("PATCH", "/v1/categories/{category_id}"): {"name": "x"},
+    ("POST", "/v1/communities/{community_id}/threads"): {
+        "category_id": str(uuid.uuid4()),
+        "title": "A title",
+        "body": "x",
+    },
+    ("PATCH", "/v1/threads/{thread_id}"): {"pinned": True},
+    ("POST", "/v1/threads/{thread_id}/posts"): {"body": "x"},
+    ("PATCH", "/v1/posts/{post_id}"): {"body": "x"},
+    ("PATCH", "/v1/inbox/{item_id}"): {"status": "dismissed"},
+    ("POST", "/v1/communities/{community_id}/saved-replies"): {"title": "x", "body": "x"},
+    ("PATCH", "/v1/saved-replies/{reply_id}"): {"title": "x"},
+    ("POST", "/v1/saved-replies/{reply_id}/render"): {},
 }
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/graphql"}
 
@@ -36,7 +50,8 @@ def routes() -> list[tuple[str, str]]:
 
 
 def concrete(path: str, value: str) -> str:
-    return re.sub(r"\{[^}]+\}", value, path)
+    # Only ids vary; an emoji is a name, not an id.
+    return re.sub(r"\{[^}]+\}", value, path.replace("{emoji}", "thumbsup"))
 
 
 @pytest.mark.parametrize(("method", "path"), routes())

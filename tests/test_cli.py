@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -71,6 +72,35 @@ async def test_migrate_create_org_and_seed_demo(tmp_path: Path) -> None:
         )
         assert denied.status_code == 403
 
+    # The member-token command seed-demo prints gives a token the forum accepts.
+    (command,) = re.findall(r"hearth (member-token .+)$", seeded.stdout, re.M)
+    args = shlex.split(command)
+    token = hearth(*args, database_url=url)
+    assert token.returncode == 0, token.stderr
+    member = {"Authorization": f"Bearer {token.stdout.strip()}"}
+    async with running_app(make_settings(url)) as app, http_client(app) as client:
+        community_id = args[1]
+        threads = await client.get(f"/v1/communities/{community_id}/threads", headers=member)
+        assert threads.status_code == 200, threads.text
+        titles = {t["title"] for t in threads.json()["items"]}
+        assert "Crash when docking at Hyperion station" in titles
+        question = next(t for t in threads.json()["items"] if t["kind"] == "question")
+        posts = await client.get(f"/v1/threads/{question['id']}/posts", headers=member)
+        assert [p["author"]["is_staff"] for p in posts.json()["items"]] == [False, True]
+        reply = await client.post(
+            f"/v1/threads/{question['id']}/posts", json={"body": "Thanks!"}, headers=member
+        )
+        assert reply.status_code == 201, reply.text
+        assert reply.json()["author"]["display_name"] == "Rook"
+
+
+def test_member_token_for_an_unknown_community_fails_clearly(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/mt.db"
+    assert hearth("migrate", database_url=url).returncode == 0
+    result = hearth("member-token", "no-such-community", "p1", "Ada", database_url=url)
+    assert result.returncode == 1
+    assert "No community 'no-such-community'" in result.stderr
+
 
 def test_worker_refuses_to_start_without_redis(tmp_path: Path) -> None:
     result = hearth("worker", database_url=f"sqlite+aiosqlite:///{tmp_path}/w.db")
@@ -109,7 +139,9 @@ async def test_events_written_by_the_cli_are_dispatched_by_the_service(tmp_path:
     count = select(func.count()).select_from(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None))
     try:
         async with engine.connect() as conn:
-            assert await conn.scalar(count) == 6  # 2 communities + 4 channels
+            # 2 communities, 4 channels, and the demo forum: a member joined, 2 threads
+            # (thread.created + post.created each) and a staff reply.
+            assert await conn.scalar(count) == 12
         async with running_app(make_settings(url)):
             deadline = time.monotonic() + 15
             while time.monotonic() < deadline:

@@ -1,4 +1,8 @@
-"""GraphQL: communities and channels, over the same service calls as REST."""
+"""GraphQL: communities and channels, over the same service calls as REST.
+
+A community also carries the forum's fields (categories, threads, inbox, saved replies),
+resolved by `app.forum.graphql`.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ from app.core.errors import ValidationFailed
 from app.core.graphql import Context, given, page, parse
 from app.core.pagination import MAX_LIMIT
 from app.core.runtime import Runtime
+from app.forum import graphql as forum_graphql
 
 ChannelKindGQL = strawberry.enum(ChannelKind, name="ChannelKind")
 
@@ -93,10 +98,11 @@ class CommunityType:
     description: str
     default_locale: str
     locales: list[str]
-    tone: Tone
-    has_member_secret: bool
     created_at: datetime
     updated_at: datetime
+    # Settings: staff only (a member token gets FORBIDDEN on these fields).
+    tone_settings: strawberry.Private[Tone]
+    member_secret_set: strawberry.Private[bool]
 
     @classmethod
     def of(cls, out: CommunityOut) -> CommunityType:
@@ -107,15 +113,38 @@ class CommunityType:
             description=out.description,
             default_locale=out.default_locale,
             locales=out.locales,
-            tone=Tone(**out.tone.model_dump()),
-            has_member_secret=out.has_member_secret,
+            tone_settings=Tone(**out.tone.model_dump()),
+            member_secret_set=out.has_member_secret,
             created_at=out.created_at,
             updated_at=out.updated_at,
         )
 
-    @strawberry.field(description="The community's channels, oldest first.")
-    async def channels(self, info: Info[Context, None]) -> list[ChannelType]:
+    @strawberry.field(
+        description="How the community is written to. Staff only (FORBIDDEN for members)."
+    )
+    async def tone(self, info: Info[Context, None]) -> Tone | None:
+        service.require_settings_access(await info.context.actor())
+        return self.tone_settings
+
+    @strawberry.field(
+        description="Whether member tokens are accepted. Staff only (FORBIDDEN for members)."
+    )
+    async def has_member_secret(self, info: Info[Context, None]) -> bool | None:
+        service.require_settings_access(await info.context.actor())
+        return self.member_secret_set
+
+    @strawberry.field(
+        description="The community's channels, oldest first. Staff only (FORBIDDEN for members)."
+    )
+    async def channels(self, info: Info[Context, None]) -> list[ChannelType] | None:
+        service.require_settings_access(await info.context.actor())
         return await info.context.loader("channels_by_community", _channels_loader).load(self.id)
+
+    # The forum, in this community.
+    categories = forum_graphql.community_categories
+    threads = forum_graphql.community_threads
+    inbox = forum_graphql.community_inbox
+    saved_replies = forum_graphql.community_saved_replies
 
 
 @strawberry.type
@@ -208,7 +237,10 @@ class Query:
         items = [CommunityType.of(service.to_out(c)) for c in window.items]
         return CommunityPage(items=items, next_cursor=window.next_cursor)
 
-    @strawberry.field(description="One community, by id or by slug.")
+    @strawberry.field(
+        description="One community, by id or by slug. Staff: any of the org's; a member "
+        "token: the member's own community."
+    )
     async def community(
         self, info: Info[Context, None], id: uuid.UUID | None = None, slug: str | None = None
     ) -> CommunityType:
@@ -216,10 +248,9 @@ class Query:
         if (id is None) == (slug is None):
             raise ValidationFailed("Give either the community's `id` or its `slug`.")
         async with info.context.runtime.read_session() as session:
-            if id is not None:
-                community = await service.get_community(session, actor, id)
-            else:
-                community = await service.get_community_by_slug(session, actor, slug or "")
+            community = await service.get_visible_community(
+                session, actor, community_id=id, slug=slug
+            )
         return CommunityType.of(service.to_out(community))
 
 

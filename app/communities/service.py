@@ -85,6 +85,38 @@ async def get_community_by_slug(session: AsyncSession, actor: Actor, slug: str) 
     return community
 
 
+async def get_visible_community(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    community_id: uuid.UUID | None = None,
+    slug: str | None = None,
+) -> Community:
+    """A community by id or slug as the caller may see it: staff (viewer) any of their org's,
+    a member only their own (any other is not found)."""
+    if not actor.is_member:
+        if community_id is not None:
+            return await get_community(session, actor, community_id)
+        return await get_community_by_slug(session, actor, slug or "")
+    stmt = select(Community).where(
+        Community.id == actor.community_id, Community.org_id == actor.org_id
+    )
+    if community_id is not None:
+        stmt = stmt.where(Community.id == community_id)
+    else:
+        stmt = stmt.where(Community.slug == slug)
+    community = await session.scalar(stmt)
+    if community is None:
+        raise NotFound("No such community.")
+    return community
+
+
+def require_settings_access(actor: Actor) -> None:
+    """A community's settings (channels, tone, whether member tokens are on) are for staff;
+    members see only its public face (name, description, locales)."""
+    actor.require(Role.viewer)
+
+
 async def list_communities(
     session: AsyncSession, actor: Actor, params: PageParams
 ) -> Window[Community]:

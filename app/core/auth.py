@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -38,17 +39,48 @@ _RANKS = {Role.viewer: 1, Role.analyst: 2, Role.moderator: 3, Role.manager: 4, R
 
 
 @dataclass(frozen=True, slots=True)
+class Standing:
+    """A member's conduct status as read when their token was checked."""
+
+    status: str  # active, muted, suspended, banned
+    until: datetime | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Actor:
-    """The authenticated caller, scoped to one organisation."""
+    """The authenticated caller, scoped to one organisation.
+
+    Staff and tools come with an API key (`key_id`, `role`); community members with a member
+    token (`member_id`, `community_id`, no role). `ip` is the client address, set by the
+    adapter for per-IP rate limits.
+    """
 
     org_id: uuid.UUID
-    role: Role
-    key_id: uuid.UUID
+    role: Role | None
+    key_id: uuid.UUID | None
     name: str
+    member_id: uuid.UUID | None = None
+    community_id: uuid.UUID | None = None
+    standing: Standing | None = None
+    ip: str | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.key_id is not None
+
+    @property
+    def is_member(self) -> bool:
+        return self.member_id is not None
 
     def require(self, role: Role) -> None:
+        if self.role is None:
+            raise Forbidden("This needs a staff API key; a member token cannot do it.")
         if not self.role.includes(role):
             raise Forbidden(f"This needs the {role.value} role; your key has {self.role.value}.")
+
+    def has(self, role: Role) -> bool:
+        return self.role is not None and self.role.includes(role)
 
 
 # A resolver returns an Actor, raises Unauthenticated for a credential it owns but refuses,

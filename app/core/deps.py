@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from app.core.auth import Actor, resolve_token
 from app.core.errors import Forbidden, Unauthenticated
 from app.core.runtime import Runtime
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_bearer = HTTPBearer(auto_error=False, description="An API key (`hk_…`).")
+_bearer = HTTPBearer(auto_error=False, description="An API key (`hk_…`) or a member token (a JWT).")
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -44,7 +46,14 @@ async def _actor(
 ) -> Actor:
     if credentials is None:
         raise Unauthenticated("Send your API key as `Authorization: Bearer <key>`.")
-    return await resolve_token(get_runtime(request), credentials.credentials)
+    actor = await resolve_token(get_runtime(request), credentials.credentials)
+    return replace(actor, ip=client_ip(request))
+
+
+def client_ip(connection: HTTPConnection) -> str | None:
+    # The socket peer; behind a proxy, run uvicorn with --forwarded-allow-ips so this is the
+    # client's address and per-IP limits do not lump every member together.
+    return connection.client.host if connection.client else None
 
 
 # Authentication only: each service call checks the role it needs, so REST, GraphQL and

@@ -79,6 +79,15 @@ class PayloadTooLarge(AppError):
     status, slug, title, code = 413, "payload-too-large", "Payload too large", "PAYLOAD_TOO_LARGE"
 
 
+class TooManyRequests(AppError):
+    status, slug, title, code = 429, "rate-limited", "Too many requests", "RATE_LIMITED"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(
+            detail, headers={"Retry-After": str(retry_after)}, extra={"retry_after": retry_after}
+        )
+
+
 class ServiceUnavailable(AppError):
     status, slug, title, code = 503, "unavailable", "Service unavailable", "UNAVAILABLE"
 

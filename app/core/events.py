@@ -28,6 +28,14 @@ EVENT_TYPES: dict[str, str] = {
     "channel.created": "A channel was added to a community.",
     "channel.updated": "A channel's name, configuration or state changed.",
     "channel.deleted": "A channel was deleted.",
+    "member.joined": "A member used the community for the first time.",
+    "member.erased": "A member's personal data was erased; their posts remain, unattributed.",
+    "thread.created": "A thread was started (its opening post also sends post.created).",
+    "thread.updated": "A thread was renamed, pinned, locked or moved.",
+    "post.created": "A post was written in a thread.",
+    "post.edited": "A post's text was changed by its author or a moderator.",
+    "post.deleted": "A post was removed (soft delete: it stays for moderators).",
+    "post.accepted": "A post was marked as the answer of its question thread.",
 }
 
 # Not subscribable: sent only by `POST /v1/webhooks/{id}/ping`.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import strawberry
@@ -23,6 +24,7 @@ from strawberry.extensions import (
 from strawberry.fastapi import BaseContext, GraphQLRouter
 
 from app.core.auth import Actor, bearer_token, resolve_token
+from app.core.deps import client_ip
 from app.core.errors import AppError, ValidationFailed, http_error, pydantic_errors
 from app.core.pagination import MAX_LIMIT, PageParams
 from app.core.runtime import Runtime
@@ -42,9 +44,16 @@ class Context(BaseContext):
     unit of work.
     """
 
-    def __init__(self, runtime: Runtime, authorization: str | None, request_id: str) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        authorization: str | None,
+        request_id: str,
+        ip: str | None = None,
+    ) -> None:
         super().__init__()
         self.runtime = runtime
+        self.ip = ip
         self.request_id = request_id
         self._authorization = authorization
         self._actor: asyncio.Future[Actor] | None = None
@@ -52,10 +61,12 @@ class Context(BaseContext):
 
     async def actor(self) -> Actor:
         if self._actor is None:
-            self._actor = asyncio.ensure_future(
-                resolve_token(self.runtime, bearer_token(self._authorization))
-            )
+            self._actor = asyncio.ensure_future(self._resolve())
         return await self._actor
+
+    async def _resolve(self) -> Actor:
+        actor = await resolve_token(self.runtime, bearer_token(self._authorization))
+        return replace(actor, ip=self.ip)
 
     def loader(self, name: str, factory: Any) -> Any:
         """One DataLoader per name per request, so batching spans the whole query."""
@@ -69,6 +80,7 @@ async def get_context(connection: HTTPConnection) -> Context:
         connection.app.state.runtime,
         connection.headers.get("authorization"),
         connection.scope.get("hearth.request_id", ""),
+        client_ip(connection),
     )
 
 
@@ -126,7 +138,13 @@ class ErrorRendering(SchemaExtension):
         if original is None:
             return error
         if isinstance(original, AppError):
-            extensions: dict[str, Any] = {"code": original.code, "status": original.status}
+            # The problem's extra fields too (e.g. a member's status and until when, or
+            # retry_after when rate limited), as REST puts them in the problem body.
+            extensions: dict[str, Any] = {
+                **original.extra,
+                "code": original.code,
+                "status": original.status,
+            }
             if original.errors:
                 extensions["errors"] = original.errors
             return GraphQLError(

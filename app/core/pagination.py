@@ -16,7 +16,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, and_, literal, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -100,10 +100,13 @@ def _after(
     keys: Sequence[tuple[InstrumentedAttribute[Any], Direction]], values: Sequence[Any]
 ) -> Any:
     """Rows strictly after `values` in the given order (expanded, so mixed directions work)."""
+    # Bound as typed literals: SQLAlchemy refuses `<`/`>` against a bare Python bool (a
+    # `pinned` sort key), and the column's type keeps datetimes bound the same way.
+    bound = [literal(value, column.type) for (column, _), value in zip(keys, values, strict=True)]
     clauses = []
     for i, (column, direction) in enumerate(keys):
-        equal_prefix = [keys[j][0] == values[j] for j in range(i)]
-        beyond = column > values[i] if direction == "asc" else column < values[i]
+        equal_prefix = [keys[j][0] == bound[j] for j in range(i)]
+        beyond = column > bound[i] if direction == "asc" else column < bound[i]
         clauses.append(and_(*equal_prefix, beyond))
     return or_(*clauses)
 

@@ -18,6 +18,7 @@ from app.core.auth import Authenticator
 from app.core.db import Database
 from app.core.jobs import JobQueue, enqueue_all, take_deferred
 from app.core.outbound import OutboundPolicy
+from app.core.ratelimit import RateLimiter
 from app.settings import Settings
 
 
@@ -29,9 +30,11 @@ class Runtime:
     jobs: JobQueue
     authenticators: Sequence[Authenticator] = ()
     outbound: OutboundPolicy = field(init=False)
+    limiter: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
         self.outbound = OutboundPolicy.from_entries(self.settings.outbound_allowed_hosts)
+        self.limiter = RateLimiter.for_settings(self.settings)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
@@ -50,6 +53,7 @@ class Runtime:
 
     async def close(self) -> None:
         await self.jobs.close()
+        await self.limiter.close()
         await self.http.aclose()
         await self.db.dispose()
 

@@ -128,3 +128,14 @@ async def _active_owner_keys(session: AsyncSession, org_id: uuid.UUID) -> int:
 
 async def org_count(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(Organisation)) or 0)
+
+
+async def find_active_key(
+    session: AsyncSession, org_id: uuid.UUID, key_id: uuid.UUID
+) -> ApiKey | None:
+    """A usable key of the org (for assigning work to a staff member), or None."""
+    return await session.scalar(
+        select(ApiKey).where(
+            ApiKey.id == key_id, ApiKey.org_id == org_id, ApiKey.revoked_at.is_(None)
+        )
+    )

@@ -1,0 +1,72 @@
+"""Rate limits on writes, with the `limits` library: in memory when Hearth runs embedded,
+in Redis when `HEARTH_REDIS_URL` is set so every API replica counts against one budget."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+from app.core.errors import TooManyRequests
+from app.settings import Settings
+
+
+class RateLimiter:
+    """Named rules (e.g. `member_posts`), each a list of limits that must all hold."""
+
+    def __init__(self, storage: Storage, rules: Mapping[str, str]) -> None:
+        self._storage = storage
+        self._limiter = MovingWindowRateLimiter(storage)
+        self.rules = {name: parse_many(text) for name, text in rules.items()}
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> RateLimiter:
+        rules = {
+            "member_posts": settings.rate_limit_member_posts,
+            "member_reactions": settings.rate_limit_member_reactions,
+            "ip_writes": settings.rate_limit_ip_writes,
+        }
+        redis_url = settings.redis_url
+        if not redis_url:
+            return cls(MemoryStorage(), rules)
+        uri = redis_url if redis_url.startswith("async+") else "async+" + redis_url
+        storage = storage_from_string(uri, implementation="redispy", key_prefix="hearth:rl")
+        return cls(storage, rules)  # type: ignore[arg-type]
+
+    async def hit(self, rule: str, *identity: str) -> None:
+        """Count one request against every limit; raise 429 with Retry-After when over one.
+
+        Each hit is atomic in the storage, so concurrent replicas cannot overshoot a limit;
+        a refused hit does not count against the limit that refused it.
+        """
+        for limit in self.rules[rule]:
+            if not await self._limiter.hit(limit, rule, *identity):
+                raise self._refused(rule, limit, await self._retry_after(limit, rule, *identity))
+
+    async def _retry_after(self, limit: RateLimitItem, *identity: str) -> int:
+        reset_at, _remaining = await self._limiter.get_window_stats(limit, *identity)
+        return max(1, math.ceil(reset_at - time.time()))
+
+    @staticmethod
+    def _refused(rule: str, limit: RateLimitItem, retry_after: int) -> TooManyRequests:
+        return TooManyRequests(
+            f"Too many {rule.replace('_', ' ')}: the limit is {limit}. "
+            f"Try again in {retry_after} s.",
+            retry_after=retry_after,
+        )
+
+    async def reset(self) -> None:
+        await self._storage.reset()
+
+    async def close(self) -> None:
+        # Redis-backed storages hold a connection pool; the memory storage has a timer task.
+        closer = getattr(self._storage, "aclose", None) or getattr(self._storage, "close", None)
+        if closer is not None:
+            result = closer()
+            if hasattr(result, "__await__"):
+                await result

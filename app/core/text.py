@@ -1,0 +1,77 @@
+"""User text: Markdown rendered once to safe HTML, and its sentiment.
+
+Every domain that stores text from people (forum posts, later content and mentions) goes
+through here, so the sanitizing rules and the sentiment scale are the same everywhere.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Literal
+
+import nh3
+from markdown_it import MarkdownIt
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+# "js-default" is CommonMark with raw HTML off: `<script>` in the source stays text.
+_markdown = MarkdownIt("js-default").enable("table").enable("strikethrough")
+
+_TAGS = {
+    "a", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
+    "img", "li", "ol", "p", "pre", "s", "strong", "table", "tbody", "td", "th", "thead", "tr",
+    "ul",
+}  # fmt: skip
+_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title"},
+    "ol": {"start"},
+    "td": {"style"},
+    "th": {"style"},
+    "code": {"class"},
+}
+_URL_SCHEMES = {"http", "https", "mailto"}
+LINK_REL = "nofollow ugc noopener"
+
+
+def render_markdown(source: str) -> str:
+    """Markdown → HTML that is safe to insert in a page: no scripts, no event handlers,
+    only http(s)/mailto links, and every link marked as user-generated."""
+    html = _markdown.render(source)
+    return nh3.clean(
+        html,
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        url_schemes=_URL_SCHEMES,
+        link_rel=LINK_REL,
+        # Only alignment survives from table cells' style (markdown-it writes text-align).
+        filter_style_properties={"text-align"},
+        strip_comments=True,
+    )
+
+
+SentimentLabel = Literal["positive", "neutral", "negative"]
+
+# VADER's own thresholds for its compound score.
+POSITIVE_FROM = 0.05
+NEGATIVE_FROM = -0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Sentiment:
+    score: float  # -1 (most negative) .. 1 (most positive)
+    label: SentimentLabel
+
+
+@functools.cache
+def _analyzer() -> SentimentIntensityAnalyzer:
+    return SentimentIntensityAnalyzer()  # loads its lexicon once per process
+
+
+def sentiment(text: str) -> Sentiment:
+    score = round(_analyzer().polarity_scores(text)["compound"], 4)
+    if score >= POSITIVE_FROM:
+        return Sentiment(score, "positive")
+    if score <= NEGATIVE_FROM:
+        return Sentiment(score, "negative")
+    return Sentiment(score, "neutral")

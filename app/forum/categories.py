@@ -1,0 +1,106 @@
+"""Forum categories: the sections a community's threads live in."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.auth import Actor, Role
+from app.core.db import flush_or_conflict, utcnow
+from app.core.errors import Conflict, NotFound, RuleViolation
+from app.forum.access import ensure_community
+from app.forum.models import Category, Thread
+from app.forum.schemas import CategoryCreate, CategoryUpdate
+
+
+def _taken(slug: str) -> str:
+    return f"A category with the slug '{slug}' already exists in this community."
+
+
+async def create_category(
+    session: AsyncSession, actor: Actor, community_id: uuid.UUID, data: CategoryCreate
+) -> Category:
+    actor.require(Role.manager)  # ensure_community lets members through
+    await ensure_community(session, actor, community_id, staff_role=Role.manager)
+    category = Category(
+        org_id=actor.org_id,
+        community_id=community_id,
+        name=data.name,
+        slug=data.slug,
+        description=data.description,
+        position=data.position,
+    )
+    session.add(category)
+    await flush_or_conflict(session, _taken(data.slug))
+    return category
+
+
+async def list_categories(
+    session: AsyncSession, actor: Actor, community_id: uuid.UUID
+) -> list[Category]:
+    """Every category (a community has few), in display order."""
+    await ensure_community(session, actor, community_id)
+    rows = await session.scalars(
+        select(Category)
+        .where(Category.community_id == community_id)
+        .order_by(Category.position, Category.name, Category.id)
+    )
+    return list(rows)
+
+
+async def get_category(session: AsyncSession, actor: Actor, category_id: uuid.UUID) -> Category:
+    stmt = select(Category).where(Category.id == category_id, Category.org_id == actor.org_id)
+    if actor.is_member:
+        stmt = stmt.where(Category.community_id == actor.community_id)
+    else:
+        actor.require(Role.viewer)
+    category = await session.scalar(stmt)
+    if category is None:
+        raise NotFound("No such category.")
+    return category
+
+
+async def update_category(
+    session: AsyncSession, actor: Actor, category_id: uuid.UUID, data: CategoryUpdate
+) -> Category:
+    actor.require(Role.manager)
+    category = await get_category(session, actor, category_id)
+    for field, value in data.model_dump(exclude_unset=True).items():
+        if value is None:
+            raise RuleViolation(
+                f"{field} cannot be null; leave it out to keep its value.",
+                errors=[{"loc": ["body", field], "message": "may not be null", "type": "null"}],
+            )
+        setattr(category, field, value)
+    category.updated_at = utcnow()
+    await flush_or_conflict(session, _taken(category.slug))
+    return category
+
+
+async def delete_category(session: AsyncSession, actor: Actor, category_id: uuid.UUID) -> None:
+    actor.require(Role.manager)
+    category = await get_category(session, actor, category_id)
+    in_use = await session.scalar(
+        select(Thread.id).where(Thread.category_id == category.id).limit(1)
+    )
+    if in_use is not None:
+        raise Conflict("The category still has threads; move them to another category first.")
+    await session.delete(category)
+    await session.flush()
+
+
+async def category_in_community(
+    session: AsyncSession, community_id: uuid.UUID, category_id: uuid.UUID
+) -> Category:
+    """The category a thread is filed under; must belong to the thread's community."""
+    category = await session.scalar(
+        select(Category).where(Category.id == category_id, Category.community_id == community_id)
+    )
+    if category is None:
+        raise RuleViolation(
+            "No such category in this community.",
+            errors=[{"loc": ["body", "category_id"], "message": "unknown category", "type": "ref"}],
+        )
+    return category

@@ -1,0 +1,306 @@
+"""Community members: member tokens, conduct status, lookup, export and erasure.
+
+A member token is an HS256 JWT signed with the community's member secret:
+`{"sub": "<id in your system>", "name": "<display name>", "aud": "<community id>", "exp": …}`.
+The first valid token creates the member; later ones refresh the display name.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.communities.models import Community
+from app.core import events
+from app.core.auth import Actor, Role, Standing
+from app.core.db import utcnow
+from app.core.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from app.core.pagination import PageParams, Window, paginate
+from app.core.runtime import Runtime
+from app.forum.models import Member
+from app.forum.schemas import MemberOut
+
+ALGORITHM = "HS256"
+DELETED_MEMBER = "deleted member"
+MAX_NAME = 64
+LAST_SEEN_RESOLUTION = timedelta(minutes=5)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def looks_like_jwt(token: str) -> bool:
+    return token.count(".") == 2 and not token.startswith("hk_")
+
+
+async def authenticate_member(runtime: Runtime, token: str) -> Actor | None:
+    """The member-token authenticator (see the module docstring for the claims)."""
+    if not looks_like_jwt(token):
+        return None
+    community_id, sub = _unverified(token)
+    # One query for the key and the member; the member row counts only once the signature
+    # over this `sub` has been verified below.
+    async with runtime.read_session() as session:
+        row = (
+            await session.execute(
+                select(Community.org_id, Community.member_secret, Member)
+                .outerjoin(
+                    Member, and_(Member.community_id == Community.id, Member.external_id == sub)
+                )
+                .where(Community.id == community_id)
+            )
+        ).one_or_none()
+    if row is None or row.member_secret is None:
+        raise Unauthenticated("The member token's community does not accept member tokens.")
+    claims = _verify(runtime, token, row.member_secret, community_id)
+    return actor_for(await _member_for(runtime, row.org_id, community_id, claims, row.Member))
+
+
+def _unverified(token: str) -> tuple[uuid.UUID, str]:
+    """The community (`aud`) and `sub` a token claims, read before its key is known."""
+    try:
+        header = jwt.get_unverified_header(token)
+        unverified = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        raise Unauthenticated("The member token is not a well-formed JWT.") from exc
+    if header.get("alg") != ALGORITHM:
+        raise Unauthenticated("Member tokens must be signed with HS256.")
+    try:
+        community_id = uuid.UUID(str(unverified.get("aud")))
+    except ValueError as exc:
+        raise Unauthenticated("The member token's `aud` must be the community's id.") from exc
+    return community_id, str(unverified.get("sub"))
+
+
+def _verify(runtime: Runtime, token: str, secret: str, community_id: uuid.UUID) -> dict[str, Any]:
+    settings = runtime.settings
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],  # pinned: `none` and every other algorithm are refused
+            audience=str(community_id),
+            leeway=settings.member_token_leeway_seconds,
+            options={"require": ["exp", "sub", "aud"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthenticated("The member token has expired; get a fresh one.") from exc
+    except jwt.InvalidSignatureError as exc:
+        raise Unauthenticated("The member token's signature does not match.") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthenticated(f"The member token was refused: {exc}.") from exc
+    lifetime = claims["exp"] - datetime.now(UTC).timestamp()
+    if lifetime > settings.member_token_max_lifetime_seconds + settings.member_token_leeway_seconds:
+        raise Unauthenticated(
+            "The member token lives too long; issue tokens that expire within "
+            f"{settings.member_token_max_lifetime_seconds} s."
+        )
+    if not isinstance(claims["sub"], str) or not 1 <= len(claims["sub"]) <= 255:
+        raise Unauthenticated("The member token's `sub` must be a string of 1 to 255 characters.")
+    return claims
+
+
+def _display_name(claims: dict[str, Any]) -> str:
+    raw = claims.get("name")
+    name = _CONTROL.sub("", raw).strip()[:MAX_NAME] if isinstance(raw, str) else ""
+    if not name:
+        raise Unauthenticated("The member token needs a `name` claim: the member's display name.")
+    return name
+
+
+async def _member_for(
+    runtime: Runtime,
+    org_id: uuid.UUID,
+    community_id: uuid.UUID,
+    claims: dict[str, Any],
+    member: Member | None,
+) -> Member:
+    """The member behind the token: created on first sight, renamed when the name changed."""
+    name, sub = _display_name(claims), claims["sub"]
+    where = and_(Member.community_id == community_id, Member.external_id == sub)
+    now = utcnow()
+    if member is None:
+        try:
+            async with runtime.unit_of_work() as session:
+                return await join(session, org_id, community_id, sub, name)
+        except IntegrityError:
+            # A concurrent request with the same token created it first.
+            async with runtime.read_session() as session:
+                member = await session.scalar(select(Member).where(where))
+            if member is None:
+                raise
+    if member.display_name != name or now - member.last_seen_at >= LAST_SEEN_RESOLUTION:
+        async with runtime.unit_of_work() as session:
+            await session.execute(
+                update(Member)
+                .where(Member.id == member.id)
+                .values(display_name=name, last_seen_at=now)
+            )
+        member.display_name, member.last_seen_at = name, now
+    return member
+
+
+def issue_token(secret: str, community_id: uuid.UUID, sub: str, name: str, ttl: int) -> str:
+    """A member token as an org's own backend would sign it (`hearth member-token`, demos)."""
+    exp = int(datetime.now(UTC).timestamp()) + ttl
+    claims = {"sub": sub, "name": name, "aud": str(community_id), "exp": exp}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+async def find_community_for_tokens(session: AsyncSession, ref: str) -> Community:
+    """A community by id or slug, for the CLI (which acts for the whole installation)."""
+    try:
+        stmt = select(Community).where(Community.id == uuid.UUID(ref))
+    except ValueError:
+        stmt = select(Community).where(Community.slug == ref)
+    found = list(await session.scalars(stmt.limit(2)))
+    if not found:
+        raise NotFound(f"No community {ref!r}.")
+    if len(found) > 1:
+        raise Conflict(f"Several organisations have a community {ref!r}; give its id instead.")
+    if found[0].member_secret is None:
+        raise Conflict(f"Community {ref!r} has no member secret; set one first.")
+    return found[0]
+
+
+async def join(
+    session: AsyncSession, org_id: uuid.UUID, community_id: uuid.UUID, sub: str, name: str
+) -> Member:
+    """A new member of a community (their first valid token)."""
+    member = Member(org_id=org_id, community_id=community_id, external_id=sub, display_name=name)
+    session.add(member)
+    await session.flush()
+    events.emit(session, org_id, "member.joined", to_out(member).model_dump(mode="json"))
+    return member
+
+
+def actor_for(member: Member) -> Actor:
+    return Actor(
+        org_id=member.org_id,
+        role=None,
+        key_id=None,
+        name=member.display_name or DELETED_MEMBER,
+        member_id=member.id,
+        community_id=member.community_id,
+        standing=Standing(member.status, member.status_until, member.status_reason),
+    )
+
+
+# Conduct ---------------------------------------------------------------------------------
+
+
+def current_status(status: str, until: datetime | None) -> str:
+    """A status whose end date has passed has lapsed: the member is active again."""
+    if status != "active" and until is not None and until <= utcnow():
+        return "active"
+    return status
+
+
+_REFUSALS = {
+    "muted": "You are muted in this community",
+    "suspended": "Your account is suspended in this community",
+    "banned": "You are banned from this community",
+}
+
+
+def ensure_may_write(actor: Actor) -> None:
+    """Every member write passes here: muted, suspended and banned members are refused."""
+    standing = actor.standing
+    if standing is None:
+        return
+    status = current_status(standing.status, standing.until)
+    if status == "active":
+        return
+    until = standing.until.isoformat().replace("+00:00", "Z") if standing.until else None
+    detail = _REFUSALS[status] + (f" until {until}" if until else "") + "."
+    if standing.reason:
+        detail += f" Reason: {standing.reason}"
+    raise Forbidden(
+        detail,
+        extra={"member_status": status, "status_until": until, "status_reason": standing.reason},
+    )
+
+
+# Staff views -----------------------------------------------------------------------------
+
+
+def to_out(member: Member, post_count: int = 0) -> MemberOut:
+    status = current_status(member.status, member.status_until)
+    return MemberOut(
+        id=member.id,
+        community_id=member.community_id,
+        external_id=member.external_id,
+        display_name=member.display_name or DELETED_MEMBER,
+        status=status,  # type: ignore[arg-type]
+        # A lapsed status reads as active, with no end date left.
+        status_until=member.status_until if status != "active" else None,
+        status_reason=member.status_reason,
+        joined_at=member.joined_at,
+        last_seen_at=member.last_seen_at,
+        post_count=post_count,
+        erased=member.erased_at is not None,
+    )
+
+
+async def get_member(session: AsyncSession, actor: Actor, member_id: uuid.UUID) -> Member:
+    actor.require(Role.moderator)
+    member = await session.scalar(
+        select(Member).where(Member.id == member_id, Member.org_id == actor.org_id)
+    )
+    if member is None:
+        raise NotFound("No such member.")
+    return member
+
+
+async def post_counts(session: AsyncSession, member_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    from app.forum.models import Post
+
+    if not member_ids:
+        return {}
+    rows = await session.execute(
+        select(Post.author_member_id, func.count())
+        .where(Post.author_member_id.in_(member_ids), Post.status != "removed")
+        .group_by(Post.author_member_id)
+    )
+    return {member_id: count for member_id, count in rows}
+
+
+async def list_members(
+    session: AsyncSession,
+    actor: Actor,
+    community_id: uuid.UUID,
+    params: PageParams,
+    *,
+    q: str | None = None,
+    status: str | None = None,
+) -> Window[Member]:
+    from app.forum.access import ensure_community
+
+    actor.require(Role.moderator)  # staff only: members never list other members
+    await ensure_community(session, actor, community_id, staff_role=Role.moderator)
+    stmt = select(Member).where(Member.community_id == community_id)
+    if q:
+        pattern = (
+            "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        stmt = stmt.where(
+            or_(
+                func.lower(Member.display_name).like(pattern, escape="\\"),
+                func.lower(Member.external_id).like(pattern, escape="\\"),
+            )
+        )
+    if status == "active":
+        # Lapsed statuses count as active.
+        stmt = stmt.where(or_(Member.status == "active", Member.status_until <= utcnow()))
+    elif status is not None:
+        stmt = stmt.where(
+            Member.status == status,
+            or_(Member.status_until.is_(None), Member.status_until > utcnow()),
+        )
+    keys = [(Member.joined_at, "asc"), (Member.id, "asc")]
+    return await paginate(session, stmt, keys, params)  # type: ignore[arg-type]

@@ -1,0 +1,326 @@
+"""Posts: write, read, edit, remove, react, accept as the answer."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app.core import events
+from app.core.auth import Actor, Role
+from app.core.db import new_id, utcnow
+from app.core.errors import Forbidden, RuleViolation, ValidationFailed
+from app.core.pagination import PageParams, Window, paginate
+from app.core.ratelimit import RateLimiter
+from app.core.text import render_markdown, sentiment
+from app.forum import inbox
+from app.forum.access import (
+    is_author,
+    load_post,
+    load_thread,
+    require_writer,
+    visible_clause,
+)
+from app.forum.members import ensure_may_write
+from app.forum.models import Member, Post, Reaction, Thread
+from app.forum.schemas import PostCreate, PostUpdate, is_emoji
+from app.forum.views import event_payload
+
+
+async def guard_member_write(actor: Actor, limiter: RateLimiter, rule: str | None) -> None:
+    """Conduct first (a muted member is told why), then the member's and the IP's budgets."""
+    require_writer(actor)
+    if not actor.is_member:
+        return
+    ensure_may_write(actor)
+    if rule is not None:
+        await limiter.hit(rule, str(actor.member_id))
+    if actor.ip:
+        await limiter.hit("ip_writes", actor.ip)
+
+
+def build_post(
+    actor: Actor,
+    thread: Thread,
+    body: str,
+    *,
+    reply_to: uuid.UUID | None = None,
+    at: datetime | None = None,
+) -> Post:
+    """A new post, rendered and scored once, here, at write time."""
+    mood = sentiment(body)
+    return Post(
+        id=new_id(),
+        org_id=thread.org_id,
+        community_id=thread.community_id,
+        thread_id=thread.id,
+        reply_to_id=reply_to,
+        author_member_id=actor.member_id,
+        author_key_id=actor.key_id,
+        author_name=None if actor.is_member else actor.name,
+        body=body,
+        body_html=render_markdown(body),
+        status="visible",
+        is_official=actor.is_staff,
+        is_answer=False,
+        sentiment_score=mood.score,
+        sentiment_label=mood.label,
+        reactions={},
+        created_at=at or utcnow(),
+    )
+
+
+async def create_post(
+    session: AsyncSession,
+    actor: Actor,
+    thread_id: uuid.UUID,
+    data: PostCreate,
+    *,
+    limiter: RateLimiter,
+) -> Post:
+    require_writer(actor)
+    thread = await load_thread(session, actor, thread_id)
+    if actor.is_member:
+        ensure_may_write(actor)
+        if thread.locked:
+            raise Forbidden("This thread is locked: it takes no new posts.", extra={"locked": True})
+        if thread.status != "visible":
+            raise Forbidden("This thread is not open for replies while it is under review.")
+    if data.reply_to is not None:
+        await _ensure_in_thread(session, thread, data.reply_to)
+    await guard_member_write(actor, limiter, "member_posts")
+    post = build_post(actor, thread, data.body, reply_to=data.reply_to)
+    session.add(post)
+    await session.execute(
+        update(Thread)
+        .where(Thread.id == thread.id)
+        .values(
+            reply_count=Thread.reply_count + 1,
+            score=Thread.score + 1,
+            last_post_id=post.id,
+            last_posted_at=post.created_at,
+        )
+    )
+    if actor.is_staff:
+        await inbox.resolve_for_thread(session, thread.id, by_key_id=actor.key_id)
+    await session.flush()
+    attach_byline(post, actor)
+    events.emit(session, actor.org_id, "post.created", event_payload(post))
+    return post
+
+
+def attach_byline(obj: Post | Thread, actor: Actor) -> None:
+    """Give a new row its author for the response without loading the member again: the
+    token check just read the member's current name."""
+    author = Member(id=actor.member_id, display_name=actor.name) if actor.is_member else None
+    set_committed_value(obj, "author_member", author)
+
+
+async def bump(
+    session: AsyncSession, thread_id: uuid.UUID, *, replies: int = 0, reactions: int = 0
+) -> None:
+    """Move a thread's counters in SQL, so concurrent writers never lose an update."""
+    await session.execute(
+        update(Thread)
+        .where(Thread.id == thread_id)
+        .values(
+            reply_count=Thread.reply_count + replies,
+            reaction_count=Thread.reaction_count + reactions,
+            score=Thread.score + replies + reactions,
+        )
+    )
+
+
+async def _ensure_in_thread(session: AsyncSession, thread: Thread, post_id: uuid.UUID) -> None:
+    found = await session.scalar(
+        select(Post.id).where(Post.id == post_id, Post.thread_id == thread.id)
+    )
+    if found is None:
+        raise RuleViolation(
+            "reply_to must be a post of the same thread.",
+            errors=[{"loc": ["body", "reply_to"], "message": "not in this thread", "type": "ref"}],
+        )
+
+
+async def list_posts(
+    session: AsyncSession, actor: Actor, thread_id: uuid.UUID, params: PageParams
+) -> Window[Post]:
+    """A thread's posts, oldest first (the opening post is the first)."""
+    await load_thread(session, actor, thread_id)
+    stmt = (
+        select(Post)
+        .where(Post.thread_id == thread_id, visible_clause(Post, actor))
+        .options(joinedload(Post.author_member))
+    )
+    keys = [(Post.created_at, "asc"), (Post.id, "asc")]
+    return await paginate(session, stmt, keys, params)  # type: ignore[arg-type]
+
+
+async def get_post(session: AsyncSession, actor: Actor, post_id: uuid.UUID) -> Post:
+    return await load_post(session, actor, post_id)
+
+
+async def _editable(session: AsyncSession, actor: Actor, post_id: uuid.UUID) -> Post:
+    """Its author (a member in good standing, in an unlocked thread) or a moderator."""
+    post = await load_post(session, actor, post_id, lock=True)
+    if not is_author(actor, post):
+        if actor.is_member:
+            raise Forbidden("Only the post's author or a moderator can change it.")
+        actor.require(Role.moderator)
+    if actor.is_member:
+        ensure_may_write(actor)
+        locked = await session.scalar(select(Thread.locked).where(Thread.id == post.thread_id))
+        if locked:
+            raise Forbidden("This thread is locked: its posts can no longer be changed.")
+        if post.status == "removed":
+            raise Forbidden("This post was removed and can no longer be changed.")
+    return post
+
+
+async def edit_post(
+    session: AsyncSession,
+    actor: Actor,
+    post_id: uuid.UUID,
+    data: PostUpdate,
+    *,
+    limiter: RateLimiter,
+) -> Post:
+    post = await _editable(session, actor, post_id)
+    await guard_member_write(actor, limiter, None)
+    mood = sentiment(data.body)
+    post.body = data.body
+    post.body_html = render_markdown(data.body)
+    post.sentiment_score, post.sentiment_label = mood.score, mood.label
+    post.edited_at = utcnow()
+    thread = await session.get_one(Thread, post.thread_id)
+    if thread.first_post_id == post.id:
+        await inbox.rerank(
+            session, thread, sentiment_score=mood.score, reactions=_count(post.reactions)
+        )
+    await session.flush()
+    events.emit(session, actor.org_id, "post.edited", event_payload(post))
+    return post
+
+
+async def delete_post(
+    session: AsyncSession, actor: Actor, post_id: uuid.UUID, *, limiter: RateLimiter
+) -> None:
+    """Soft removal: the row stays (moderators still see it); members no longer do."""
+    post = await _editable(session, actor, post_id)
+    await guard_member_write(actor, limiter, None)
+    if post.status == "removed":
+        return
+    was_visible = post.status == "visible"
+    post.status, post.removed_at = "removed", utcnow()
+    thread = await session.get_one(Thread, post.thread_id)
+    if thread.first_post_id == post.id:
+        thread.status = "removed"  # the opening post carries the thread
+    elif was_visible:
+        await bump(session, thread.id, replies=-1)
+    if thread.accepted_post_id == post.id:
+        thread.accepted_post_id, post.is_answer = None, False
+    await session.flush()
+    events.emit(session, actor.org_id, "post.deleted", event_payload(post))
+
+
+def _count(reactions: dict[str, int] | None) -> int:
+    return sum((reactions or {}).values())
+
+
+async def set_reaction(
+    session: AsyncSession,
+    actor: Actor,
+    post_id: uuid.UUID,
+    emoji: str,
+    *,
+    present: bool,
+    limiter: RateLimiter,
+) -> Post:
+    """Add (`present`) or take back one reaction; doing it twice changes nothing."""
+    require_writer(actor)
+    if not is_emoji(emoji):
+        raise ValidationFailed(
+            "A reaction is a shortcode (`thumbsup`, `+1`) or a single emoji.",
+            errors=[{"loc": ["path", "emoji"], "message": "not an emoji", "type": "emoji"}],
+        )
+    post = await load_post(session, actor, post_id, lock=True)
+    if post.status != "visible":
+        raise Forbidden("Only visible posts take reactions.")
+    await guard_member_write(actor, limiter, "member_reactions")
+    mine = select(Reaction).where(Reaction.post_id == post.id, Reaction.emoji == emoji)
+    mine = mine.where(
+        Reaction.member_id == actor.member_id
+        if actor.is_member
+        else Reaction.key_id == actor.key_id
+    )
+    existing = await session.scalar(mine)
+    if present == (existing is not None):
+        return post
+    if present:
+        session.add(
+            Reaction(post_id=post.id, emoji=emoji, member_id=actor.member_id, key_id=actor.key_id)
+        )
+    else:
+        await session.delete(existing)
+    await session.flush()
+    await recount(session, [post])
+    return post
+
+
+async def recount(session: AsyncSession, posts: list[Post]) -> None:
+    """Rewrite the posts' `{emoji: count}` and their threads' totals from the reactions."""
+    for post in posts:
+        rows = await session.execute(
+            select(Reaction.emoji, func.count())
+            .where(Reaction.post_id == post.id)
+            .group_by(Reaction.emoji)
+            .order_by(func.count().desc(), Reaction.emoji)
+        )
+        before = _count(post.reactions)
+        post.reactions = {emoji: count for emoji, count in rows}
+        delta = _count(post.reactions) - before
+        await bump(session, post.thread_id, reactions=delta)
+        thread = await session.get_one(Thread, post.thread_id)
+        if thread.first_post_id == post.id:
+            await inbox.rerank(
+                session,
+                thread,
+                sentiment_score=post.sentiment_score,
+                reactions=_count(post.reactions),
+            )
+    await session.flush()
+
+
+async def accept(
+    session: AsyncSession, actor: Actor, post_id: uuid.UUID, *, accepted: bool = True
+) -> Post:
+    """Mark (or unmark) a reply as the answer of its question thread."""
+    require_writer(actor)
+    post = await load_post(session, actor, post_id, lock=True)
+    thread = await load_thread(session, actor, post.thread_id, lock=True)
+    if not (is_author(actor, thread) or actor.has(Role.moderator)):
+        raise Forbidden("Only the thread's author or a moderator can choose its answer.")
+    if actor.is_member:
+        ensure_may_write(actor)
+    if thread.kind != "question":
+        raise RuleViolation("Only question threads have an accepted answer.")
+    if post.id == thread.first_post_id or post.status != "visible":
+        raise RuleViolation("The answer must be a visible reply in the thread.")
+    if not accepted:
+        if thread.accepted_post_id == post.id:
+            thread.accepted_post_id, post.is_answer = None, False
+            await session.flush()
+        return post
+    if thread.accepted_post_id not in (None, post.id):
+        await session.execute(
+            update(Post).where(Post.id == thread.accepted_post_id).values(is_answer=False)
+        )
+    thread.accepted_post_id, post.is_answer = post.id, True
+    await inbox.resolve_for_thread(session, thread.id, by_key_id=actor.key_id)
+    await session.flush()
+    events.emit(session, actor.org_id, "post.accepted", event_payload(post))
+    return post

@@ -1,0 +1,263 @@
+"""REST schemas of the forum: members, categories, threads, posts, inbox, saved replies."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from app.core.schemas import RequestModel, ResponseModel
+
+MemberStatus = Literal["active", "muted", "suspended", "banned"]
+ThreadKind = Literal["discussion", "question", "feedback", "bug"]
+PostStatus = Literal["visible", "held", "hidden", "removed"]
+InboxStatus = Literal["open", "answered", "dismissed"]
+ThreadSort = Literal["latest", "active", "top"]
+
+MAX_BODY_CHARS = 20_000
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL: refuse it here rather than fail at the INSERT.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (\\u0000) characters")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+Body = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_CHARS),
+    NoNul,
+    Field(description="Markdown, stored as written and rendered once to sanitized HTML."),
+]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200), NoNul
+]
+CategorySlug = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"),
+    Field(description="Lowercase letters, digits and hyphens (1 to 64)."),
+]
+# Either a shortcode (`thumbsup`, `+1`) or the emoji itself (a few non-ASCII code points).
+EMOJI_PATTERN = r"^(?:[a-z0-9_+\-]{1,32}|[^\x00-\x7f\s]{1,16})$"
+_SHORTCODE = re.compile(r"[a-z0-9_+\-]{1,32}")
+# Symbols, modifiers (skin tones), combining marks (variation selectors, keycaps) and the
+# zero-width joiner that glues family and flag sequences together.
+_EMOJI_CATEGORIES = {"So", "Sk", "Mn", "Me", "Cf"}
+
+
+def is_emoji(value: str) -> bool:
+    """A reaction key: a shortcode, or one emoji (sequence) and nothing that reads as text."""
+    if _SHORTCODE.fullmatch(value):
+        return True
+    return 0 < len(value) <= 16 and all(
+        ord(ch) > 0x7F and unicodedata.category(ch) in _EMOJI_CATEGORIES for ch in value
+    )
+
+
+# Members ---------------------------------------------------------------------------------
+
+
+class AuthorOut(ResponseModel):
+    id: uuid.UUID | None = Field(description="The member's id, or the staff key's id.")
+    display_name: str
+    is_staff: bool
+
+
+class MemberOut(ResponseModel):
+    id: uuid.UUID
+    community_id: uuid.UUID
+    external_id: str | None = Field(description="`sub` of the member's token; null once erased.")
+    display_name: str
+    status: MemberStatus
+    status_until: datetime | None
+    status_reason: str | None
+    joined_at: datetime
+    last_seen_at: datetime
+    post_count: int
+    erased: bool
+
+
+# Categories ------------------------------------------------------------------------------
+
+
+class CategoryCreate(RequestModel):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    slug: CategorySlug
+    description: str = Field("", max_length=2000)
+    position: int = Field(0, ge=0, le=10_000, description="Lists are ordered by it, then name.")
+
+
+class CategoryUpdate(RequestModel):
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None
+    ) = None
+    slug: CategorySlug | None = None
+    description: str | None = Field(None, max_length=2000)
+    position: int | None = Field(None, ge=0, le=10_000)
+
+
+class CategoryOut(ResponseModel):
+    id: uuid.UUID
+    community_id: uuid.UUID
+    name: str
+    slug: str
+    description: str
+    position: int
+    created_at: datetime
+    updated_at: datetime
+
+
+# Threads ---------------------------------------------------------------------------------
+
+
+class ThreadCreate(RequestModel):
+    category_id: uuid.UUID
+    kind: ThreadKind = "discussion"
+    title: Title
+    body: Body
+
+
+class ThreadUpdate(RequestModel):
+    title: Title | None = None
+    pinned: bool | None = None
+    locked: bool | None = None
+    category_id: uuid.UUID | None = None
+
+
+class ThreadOut(ResponseModel):
+    id: uuid.UUID
+    community_id: uuid.UUID
+    category_id: uuid.UUID
+    kind: ThreadKind
+    title: str
+    author: AuthorOut
+    status: PostStatus
+    pinned: bool
+    locked: bool
+    first_post_id: uuid.UUID | None
+    last_post_id: uuid.UUID | None
+    accepted_post_id: uuid.UUID | None
+    reply_count: int
+    reaction_count: int
+    created_at: datetime
+    updated_at: datetime
+    last_posted_at: datetime
+
+
+# Posts -----------------------------------------------------------------------------------
+
+
+class PostCreate(RequestModel):
+    body: Body
+    reply_to: uuid.UUID | None = Field(None, description="A post of the same thread.")
+
+
+class PostUpdate(RequestModel):
+    body: Body
+
+
+class SentimentOut(ResponseModel):
+    score: float = Field(description="VADER compound score, -1 (negative) to 1 (positive).")
+    label: Literal["positive", "neutral", "negative"]
+
+
+class PostOut(ResponseModel):
+    id: uuid.UUID
+    thread_id: uuid.UUID
+    author: AuthorOut
+    body: str
+    body_html: str
+    reply_to: uuid.UUID | None
+    status: PostStatus
+    is_official: bool
+    is_answer: bool
+    sentiment: SentimentOut
+    reactions: dict[str, int]
+    created_at: datetime
+    edited_at: datetime | None
+
+
+class ReactionsOut(ResponseModel):
+    post_id: uuid.UUID
+    reactions: dict[str, int]
+
+
+# Inbox and saved replies -----------------------------------------------------------------
+
+
+class InboxItemOut(ResponseModel):
+    id: uuid.UUID
+    community_id: uuid.UUID
+    thread: ThreadOut
+    status: InboxStatus
+    assignee_key_id: uuid.UUID | None
+    sentiment: SentimentOut
+    waiting_since: datetime
+    rank_at: datetime = Field(description="Priority as a moment: the inbox is ordered by it.")
+    resolved_at: datetime | None
+
+
+class InboxItemUpdate(RequestModel):
+    status: InboxStatus | None = None
+    assignee_key_id: uuid.UUID | None = Field(
+        None, description="A staff key of your org; null to unassign."
+    )
+
+
+class SavedReplyCreate(RequestModel):
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    body: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_CHARS),
+        Field(description="Markdown with `{{variable}}` placeholders (see the README)."),
+    ]
+
+
+class SavedReplyUpdate(RequestModel):
+    title: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        | None
+    ) = None
+    body: (
+        Annotated[
+            str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_CHARS)
+        ]
+        | None
+    ) = None
+
+
+class SavedReplyOut(ResponseModel):
+    id: uuid.UUID
+    community_id: uuid.UUID
+    title: str
+    body: str
+    variables: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class SavedReplyRender(RequestModel):
+    thread_id: uuid.UUID | None = None
+    member_id: uuid.UUID | None = Field(None, description="Defaults to the thread's author.")
+
+
+class SavedReplyRendered(ResponseModel):
+    body: str
+    body_html: str
+
+
+# Data protection -------------------------------------------------------------------------
+
+
+class MemberExport(ResponseModel):
+    exported_at: datetime
+    member: MemberOut
+    threads: list[dict[str, Any]]
+    posts: list[dict[str, Any]]
+    reactions: list[dict[str, Any]]

@@ -1,0 +1,152 @@
+"""Threads: start one (with its opening post), list with sorts, read, and staff changes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from app.core import events
+from app.core.auth import Actor, Role
+from app.core.db import new_id, utcnow
+from app.core.errors import RuleViolation
+from app.core.pagination import PageParams, Window, paginate
+from app.core.ratelimit import RateLimiter
+from app.forum import inbox
+from app.forum.access import ensure_community, load_thread, require_writer, visible_clause
+from app.forum.categories import category_in_community
+from app.forum.models import Category, Thread
+from app.forum.posts import attach_byline, build_post, guard_member_write
+from app.forum.schemas import ThreadCreate, ThreadSort, ThreadUpdate
+from app.forum.views import event_payload
+
+# Pinned threads come first in every sort; the id breaks ties so cursors are exact.
+SORT_KEYS: dict[str, list[tuple[Any, str]]] = {
+    "latest": [(Thread.pinned, "desc"), (Thread.created_at, "desc"), (Thread.id, "desc")],
+    "active": [(Thread.pinned, "desc"), (Thread.last_posted_at, "desc"), (Thread.id, "desc")],
+    "top": [
+        (Thread.pinned, "desc"),
+        (Thread.score, "desc"),
+        (Thread.created_at, "desc"),  # equal scores: newest first
+        (Thread.id, "desc"),
+    ],
+}
+
+
+async def create_thread(
+    session: AsyncSession,
+    actor: Actor,
+    community_id: uuid.UUID,
+    data: ThreadCreate,
+    *,
+    limiter: RateLimiter,
+) -> Thread:
+    require_writer(actor)
+    await ensure_community(session, actor, community_id, staff_role=Role.moderator)
+    await category_in_community(session, community_id, data.category_id)
+    await guard_member_write(actor, limiter, "member_posts")
+    now = utcnow()
+    thread = Thread(
+        id=new_id(),
+        org_id=actor.org_id,
+        community_id=community_id,
+        category_id=data.category_id,
+        author_member_id=actor.member_id,
+        author_key_id=actor.key_id,
+        author_name=None if actor.is_member else actor.name,
+        kind=data.kind,
+        title=data.title,
+        status="visible",
+        pinned=False,
+        locked=False,
+        reply_count=0,
+        reaction_count=0,
+        score=0,
+        created_at=now,
+        updated_at=now,
+        last_posted_at=now,
+    )
+    opening = build_post(actor, thread, data.body, at=now)
+    thread.first_post_id = thread.last_post_id = opening.id
+    session.add(thread)
+    await session.flush()  # the thread row first: the post refers to it
+    session.add(opening)
+    if data.kind == "question" and actor.is_member:
+        inbox.open_item(session, thread, opening.sentiment_score)
+    await session.flush()
+    attach_byline(thread, actor)
+    attach_byline(opening, actor)
+    events.emit(session, actor.org_id, "thread.created", event_payload(thread))
+    events.emit(session, actor.org_id, "post.created", event_payload(opening))
+    return thread
+
+
+async def list_threads(
+    session: AsyncSession,
+    actor: Actor,
+    community_id: uuid.UUID,
+    params: PageParams,
+    *,
+    sort: ThreadSort = "latest",
+    category: str | None = None,
+    kind: str | None = None,
+) -> Window[Thread]:
+    await ensure_community(session, actor, community_id)
+    stmt = (
+        select(Thread)
+        .where(Thread.community_id == community_id, visible_clause(Thread, actor))
+        .options(joinedload(Thread.author_member))
+    )
+    if category is not None:
+        stmt = stmt.where(Thread.category_id == await _category_id(session, community_id, category))
+    if kind is not None:
+        stmt = stmt.where(Thread.kind == kind)
+    return await paginate(session, stmt, SORT_KEYS[sort], params)
+
+
+async def _category_id(session: AsyncSession, community_id: uuid.UUID, ref: str) -> uuid.UUID:
+    """`?category=` takes a category's id or its slug (a slug may look like an id)."""
+    try:
+        as_id: uuid.UUID | None = uuid.UUID(ref)
+    except ValueError:
+        as_id = None
+    in_community = select(Category.id).where(Category.community_id == community_id)
+    found = await session.scalar(in_community.where(Category.id == as_id)) if as_id else None
+    if found is None:
+        found = await session.scalar(in_community.where(Category.slug == ref))
+    if found is None:
+        raise RuleViolation(
+            f"No category '{ref}' in this community.",
+            errors=[{"loc": ["query", "category"], "message": "unknown category", "type": "ref"}],
+        )
+    return found
+
+
+async def get_thread(session: AsyncSession, actor: Actor, thread_id: uuid.UUID) -> Thread:
+    return await load_thread(session, actor, thread_id)
+
+
+async def update_thread(
+    session: AsyncSession, actor: Actor, thread_id: uuid.UUID, data: ThreadUpdate
+) -> Thread:
+    """Rename, pin, lock or move a thread. Role: moderator."""
+    actor.require(Role.moderator)
+    thread = await load_thread(session, actor, thread_id, lock=True)
+    changes = data.model_dump(exclude_unset=True)
+    for field, value in changes.items():
+        if value is None:
+            raise RuleViolation(
+                f"{field} cannot be null; leave it out to keep its value.",
+                errors=[{"loc": ["body", field], "message": "may not be null", "type": "null"}],
+            )
+    if "category_id" in changes:
+        await category_in_community(session, thread.community_id, changes["category_id"])
+    for field, value in changes.items():
+        setattr(thread, field, value)
+    thread.updated_at = utcnow()
+    await session.flush()
+    events.emit(session, actor.org_id, "thread.updated", event_payload(thread))
+    return thread
