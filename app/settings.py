@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     # Members and forum
     member_token_leeway_seconds: int = Field(30, ge=0, le=300)
     member_token_max_lifetime_seconds: int = Field(24 * 3600, ge=60)
+    member_token_cache_seconds: float = Field(10, ge=0, le=300)
     rate_limit_member_posts: str = "10/minute;100/hour"
     rate_limit_member_reactions: str = "60/minute"
     rate_limit_ip_writes: str = "300/minute"

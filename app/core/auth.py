@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.core.errors import Forbidden, Unauthenticated
 
@@ -81,6 +81,18 @@ class Actor:
 
     def has(self, role: Role) -> bool:
         return self.role is not None and self.role.includes(role)
+
+
+_FORGET_KEY = "hearth.forget_members"
+
+
+def forget_member_tokens(session: Any, member_id: uuid.UUID) -> None:
+    """Once `session` commits, stop trusting cached token checks of this member (erasure)."""
+    session.info.setdefault(_FORGET_KEY, set()).add(member_id)
+
+
+def take_forgotten_members(session: Any) -> set[uuid.UUID]:
+    return session.info.pop(_FORGET_KEY, set())
 
 
 # A resolver returns an Actor, raises Unauthenticated for a credential it owns but refuses,

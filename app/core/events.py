@@ -83,14 +83,14 @@ async def claim(session: AsyncSession, event_id: uuid.UUID) -> OutboxEvent | Non
     The conditional UPDATE is the lock: on PostgreSQL a concurrent claimer waits for this
     transaction and then matches nothing; on SQLite writers are serialised.
     """
-    result = await session.execute(
+    claimed = await session.scalars(
         update(OutboxEvent)
         .where(OutboxEvent.id == event_id, OutboxEvent.dispatched_at.is_(None))
         .values(dispatched_at=utcnow())
+        .returning(OutboxEvent),  # claim and read in one round trip
+        execution_options={"synchronize_session": False},
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    return await session.get(OutboxEvent, event_id)
+    return claimed.one_or_none()
 
 
 async def undispatched(

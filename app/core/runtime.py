@@ -14,7 +14,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import __version__
-from app.core.auth import Authenticator
+from app.core.auth import Actor, Authenticator, take_forgotten_members
+from app.core.cache import TTLCache
 from app.core.db import Database
 from app.core.jobs import JobQueue, enqueue_all, take_deferred
 from app.core.outbound import OutboundPolicy
@@ -31,10 +32,13 @@ class Runtime:
     authenticators: Sequence[Authenticator] = ()
     outbound: OutboundPolicy = field(init=False)
     limiter: RateLimiter = field(init=False)
+    # Verified member tokens → their Actor, for a few seconds (HEARTH_MEMBER_TOKEN_CACHE_SECONDS).
+    token_cache: TTLCache[str, Actor] = field(init=False)
 
     def __post_init__(self) -> None:
         self.outbound = OutboundPolicy.from_entries(self.settings.outbound_allowed_hosts)
         self.limiter = RateLimiter.for_settings(self.settings)
+        self.token_cache = TTLCache()
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
@@ -46,6 +50,9 @@ class Runtime:
             except BaseException:
                 await session.rollback()
                 raise
+        forgotten = take_forgotten_members(session)
+        if forgotten:
+            self.token_cache.discard_where(lambda actor: actor.member_id in forgotten)
         await enqueue_all(self.jobs, take_deferred(session))
 
     def read_session(self) -> AsyncSession:

@@ -25,10 +25,21 @@ STAFF_WRITER = Role.moderator
 
 
 async def ensure_community(
-    session: AsyncSession, actor: Actor, community_id: uuid.UUID, *, staff_role: Role = Role.viewer
+    session: AsyncSession,
+    actor: Actor,
+    community_id: uuid.UUID,
+    *,
+    staff_role: Role = Role.viewer,
+    members: bool = True,
 ) -> None:
-    """404 unless the caller belongs to this community (member) or its org (staff)."""
+    """404 unless the caller belongs to this community (member) or its org (staff).
+
+    `members=False` makes it staff-only: a member token is refused (403) even in its own
+    community.
+    """
     if actor.is_member:
+        if not members:
+            actor.require(staff_role)  # raises: a member token has no role
         if community_id != actor.community_id:
             raise NotFound("No such community.")
         return
@@ -61,9 +72,16 @@ def _scoped(model: type[Thread] | type[Post], actor: Actor, object_id: uuid.UUID
 
 
 async def load_thread(
-    session: AsyncSession, actor: Actor, thread_id: uuid.UUID, *, lock: bool = False
+    session: AsyncSession,
+    actor: Actor,
+    thread_id: uuid.UUID,
+    *,
+    lock: bool = False,
+    with_author: bool = True,
 ) -> Thread:
-    stmt = _scoped(Thread, actor, thread_id).options(joinedload(Thread.author_member))
+    stmt = _scoped(Thread, actor, thread_id)
+    if with_author:
+        stmt = stmt.options(joinedload(Thread.author_member))
     if lock:
         stmt = stmt.with_for_update(of=Thread)
     thread = await session.scalar(stmt)

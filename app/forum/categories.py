@@ -22,8 +22,7 @@ def _taken(slug: str) -> str:
 async def create_category(
     session: AsyncSession, actor: Actor, community_id: uuid.UUID, data: CategoryCreate
 ) -> Category:
-    actor.require(Role.manager)  # ensure_community lets members through
-    await ensure_community(session, actor, community_id, staff_role=Role.manager)
+    await ensure_community(session, actor, community_id, staff_role=Role.manager, members=False)
     category = Category(
         org_id=actor.org_id,
         community_id=community_id,

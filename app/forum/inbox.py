@@ -119,8 +119,7 @@ async def list_inbox(
     status: str = "open",
     assignee: Assignee = None,
 ) -> Window[InboxItem]:
-    actor.require(Role.moderator)  # ensure_community lets members through
-    await ensure_community(session, actor, community_id, staff_role=Role.moderator)
+    await ensure_community(session, actor, community_id, staff_role=Role.moderator, members=False)
     stmt = (
         select(InboxItem)
         .join(InboxItem.thread)

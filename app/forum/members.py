@@ -8,7 +8,9 @@ The first valid token creates the member; later ones refresh the display name.
 from __future__ import annotations
 
 import re
+import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,6 +44,9 @@ async def authenticate_member(runtime: Runtime, token: str) -> Actor | None:
     """The member-token authenticator (see the module docstring for the claims)."""
     if not looks_like_jwt(token):
         return None
+    cached = runtime.token_cache.get(token)
+    if cached is not None:
+        return cached
     community_id, sub = _unverified(token)
     # One query for the key and the member; the member row counts only once the signature
     # over this `sub` has been verified below.
@@ -58,7 +63,13 @@ async def authenticate_member(runtime: Runtime, token: str) -> Actor | None:
     if row is None or row.member_secret is None:
         raise Unauthenticated("The member token's community does not accept member tokens.")
     claims = _verify(runtime, token, row.member_secret, community_id)
-    return actor_for(await _member_for(runtime, row.org_id, community_id, claims, row.Member))
+    actor = actor_for(await _member_for(runtime, row.org_id, community_id, claims, row.Member))
+    # Reads may trust this for a few seconds (never past the token's expiry); writes read
+    # the member's conduct again (`fresh_standing`), so a mute applies at once.
+    settings = runtime.settings
+    expires_in = claims["exp"] + settings.member_token_leeway_seconds - time.time()
+    runtime.token_cache.put(token, actor, min(settings.member_token_cache_seconds, expires_in))
+    return actor
 
 
 def _unverified(token: str) -> tuple[uuid.UUID, str]:
@@ -208,6 +219,23 @@ _REFUSALS = {
 }
 
 
+async def fresh_standing(session: AsyncSession, actor: Actor) -> Actor:
+    """The caller with their conduct status as stored now (a member's token may have been
+    checked a few seconds ago); staff pass through unchanged."""
+    if not actor.is_member:
+        return actor
+    row = (
+        await session.execute(
+            select(
+                Member.status, Member.status_until, Member.status_reason, Member.erased_at
+            ).where(Member.id == actor.member_id)
+        )
+    ).one_or_none()
+    if row is None or row.erased_at is not None:
+        raise Unauthenticated("This member's data has been erased; sign in again.")
+    return replace(actor, standing=Standing(row.status, row.status_until, row.status_reason))
+
+
 def ensure_may_write(actor: Actor) -> None:
     """Every member write passes here: muted, suspended and banned members are refused."""
     standing = actor.standing
@@ -281,8 +309,7 @@ async def list_members(
 ) -> Window[Member]:
     from app.forum.access import ensure_community
 
-    actor.require(Role.moderator)  # staff only: members never list other members
-    await ensure_community(session, actor, community_id, staff_role=Role.moderator)
+    await ensure_community(session, actor, community_id, staff_role=Role.moderator, members=False)
     stmt = select(Member).where(Member.community_id == community_id)
     if q:
         pattern = (

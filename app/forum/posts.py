@@ -25,7 +25,7 @@ from app.forum.access import (
     require_writer,
     visible_clause,
 )
-from app.forum.members import ensure_may_write
+from app.forum.members import ensure_may_write, fresh_standing
 from app.forum.models import Member, Post, Reaction, Thread
 from app.forum.schemas import PostCreate, PostUpdate, is_emoji
 from app.forum.views import event_payload
@@ -83,7 +83,8 @@ async def create_post(
     limiter: RateLimiter,
 ) -> Post:
     require_writer(actor)
-    thread = await load_thread(session, actor, thread_id)
+    actor = await fresh_standing(session, actor)
+    thread = await load_thread(session, actor, thread_id, with_author=False)
     if actor.is_member:
         ensure_may_write(actor)
         if thread.locked:
@@ -189,6 +190,7 @@ async def edit_post(
     *,
     limiter: RateLimiter,
 ) -> Post:
+    actor = await fresh_standing(session, actor)
     post = await _editable(session, actor, post_id)
     await guard_member_write(actor, limiter, None)
     mood = sentiment(data.body)
@@ -210,6 +212,7 @@ async def delete_post(
     session: AsyncSession, actor: Actor, post_id: uuid.UUID, *, limiter: RateLimiter
 ) -> None:
     """Soft removal: the row stays (moderators still see it); members no longer do."""
+    actor = await fresh_standing(session, actor)
     post = await _editable(session, actor, post_id)
     await guard_member_write(actor, limiter, None)
     if post.status == "removed":
@@ -242,6 +245,7 @@ async def set_reaction(
 ) -> Post:
     """Add (`present`) or take back one reaction; doing it twice changes nothing."""
     require_writer(actor)
+    actor = await fresh_standing(session, actor)
     if not is_emoji(emoji):
         raise ValidationFailed(
             "A reaction is a shortcode (`thumbsup`, `+1`) or a single emoji.",
@@ -300,6 +304,7 @@ async def accept(
 ) -> Post:
     """Mark (or unmark) a reply as the answer of its question thread."""
     require_writer(actor)
+    actor = await fresh_standing(session, actor)
     post = await load_post(session, actor, post_id, lock=True)
     thread = await load_thread(session, actor, post.thread_id, lock=True)
     if not (is_author(actor, thread) or actor.has(Role.moderator)):

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import events
-from app.core.auth import Actor, Role
+from app.core.auth import Actor, Role, forget_member_tokens
 from app.core.db import utcnow
 from app.forum.members import get_member, post_counts, to_out
 from app.forum.models import Member, Post, Reaction, Thread
@@ -113,6 +113,7 @@ async def erase_member(
             erased_at=member.erased_at or now,
         )
     )
+    forget_member_tokens(session, member.id)  # this replica stops trusting their tokens now
     events.emit(
         session,
         actor.org_id,

@@ -74,8 +74,7 @@ def _taken(title: str) -> str:
 async def create_saved_reply(
     session: AsyncSession, actor: Actor, community_id: uuid.UUID, data: SavedReplyCreate
 ) -> SavedReply:
-    actor.require(Role.moderator)  # ensure_community lets members through
-    await ensure_community(session, actor, community_id, staff_role=Role.moderator)
+    await ensure_community(session, actor, community_id, staff_role=Role.moderator, members=False)
     _check_variables(data.body)
     reply = SavedReply(
         org_id=actor.org_id,
@@ -92,8 +91,7 @@ async def create_saved_reply(
 async def list_saved_replies(
     session: AsyncSession, actor: Actor, community_id: uuid.UUID, params: PageParams
 ) -> Window[SavedReply]:
-    actor.require(Role.moderator)  # ensure_community lets members through
-    await ensure_community(session, actor, community_id, staff_role=Role.moderator)
+    await ensure_community(session, actor, community_id, staff_role=Role.moderator, members=False)
     stmt = select(SavedReply).where(SavedReply.community_id == community_id)
     keys = [(SavedReply.title, "asc"), (SavedReply.id, "asc")]
     return await paginate(session, stmt, keys, params)  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from app.core.ratelimit import RateLimiter
 from app.forum import inbox
 from app.forum.access import ensure_community, load_thread, require_writer, visible_clause
 from app.forum.categories import category_in_community
+from app.forum.members import fresh_standing
 from app.forum.models import Category, Thread
 from app.forum.posts import attach_byline, build_post, guard_member_write
 from app.forum.schemas import ThreadCreate, ThreadSort, ThreadUpdate
@@ -45,6 +46,7 @@ async def create_thread(
     limiter: RateLimiter,
 ) -> Thread:
     require_writer(actor)
+    actor = await fresh_standing(session, actor)
     await ensure_community(session, actor, community_id, staff_role=Role.moderator)
     await category_in_community(session, community_id, data.category_id)
     await guard_member_write(actor, limiter, "member_posts")

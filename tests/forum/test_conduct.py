@@ -228,3 +228,24 @@ async def test_a_locked_thread_refuses_member_posts_but_not_moderators(
     await lock(client, forum, thread, locked=False)
     reopened = await client.post(path, json={"body": "Thanks!"}, headers=forum.member(*BOB))
     assert reopened.status_code == 201
+
+
+async def test_a_mute_applies_to_the_next_write_even_while_the_token_check_is_cached(
+    client: httpx.AsyncClient, forum: Forum, settings: Settings
+) -> None:
+    """Reads may reuse a token check for a few seconds; writes read the status again."""
+    headers = forum.member(*ADA)
+    thread = await start_thread(client, forum, headers)  # the token's check is now cached
+    await set_standing(settings, forum, ADA[0], "muted", reason="cool down")
+
+    refused = await client.post(
+        f"/v1/threads/{thread['id']}/posts", json={"body": "again"}, headers=headers
+    )
+    assert refused.status_code == 403
+    assert refused.json()["member_status"] == "muted"
+
+    await set_standing(settings, forum, ADA[0], "active")
+    allowed = await client.post(
+        f"/v1/threads/{thread['id']}/posts", json={"body": "sorry"}, headers=headers
+    )
+    assert allowed.status_code == 201, allowed.text
