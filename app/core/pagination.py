@@ -35,7 +35,7 @@ class PageParams:
     cursor: str | None = None
 
 
-def page_params(
+async def page_params(  # async: no thread-pool hop per request
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Items per page."),
     cursor: str | None = Query(
         None, max_length=512, description="`next_cursor` of the previous page."
