@@ -220,7 +220,8 @@ def seed_demo() -> None:
     )
     if result.forum_community:
         typer.echo(
-            "\nThe starfall forum has categories, a question and a bug report."
+            "\nThe starfall forum has categories, questions (one waiting in the inbox) and a"
+            " bug report."
             f" A member token to post with:\n  .venv/bin/hearth member-token"
             f' {result.forum_community} player-42 "Rook"'
         )

@@ -91,7 +91,8 @@ async def seed(runtime: Runtime) -> SeedResult:
 async def _seed_forum(
     session: AsyncSession, runtime: Runtime, owner: Actor, community_id: uuid.UUID
 ) -> None:
-    """A member secret, categories, and one member question answered by staff."""
+    """A member secret, categories, a question staff answered, one still waiting in the
+    inbox, and a bug report."""
     await community_service.set_member_secret(
         session, owner, community_id, secrets.token_urlsafe(32)
     )
@@ -128,6 +129,20 @@ async def _seed_forum(
             kind="bug",
             title="Crash when docking at Hyperion station",
             body="The game freezes and crashes every time I dock. This is really frustrating.",
+        ),
+        limiter=runtime.limiter,
+    )
+    # Waiting in the inbox: nobody from staff has answered yet.
+    other = await members.join(session, owner.org_id, community_id, "demo-player-2", "Kestrel")
+    await threads.create_thread(
+        session,
+        members.actor_for(other),
+        community_id,
+        ThreadCreate(
+            category_id=category_ids["help"],
+            kind="question",
+            title="Where are my Nebula event rewards?",
+            body="I finished all five Nebula missions and got nothing. Really disappointed.",
         ),
         limiter=runtime.limiter,
     )

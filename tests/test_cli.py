@@ -84,7 +84,7 @@ async def test_migrate_create_org_and_seed_demo(tmp_path: Path) -> None:
         assert threads.status_code == 200, threads.text
         titles = {t["title"] for t in threads.json()["items"]}
         assert "Crash when docking at Hyperion station" in titles
-        question = next(t for t in threads.json()["items"] if t["kind"] == "question")
+        question = next(t for t in threads.json()["items"] if "Discord" in t["title"])
         posts = await client.get(f"/v1/threads/{question['id']}/posts", headers=member)
         assert [p["author"]["is_staff"] for p in posts.json()["items"]] == [False, True]
         reply = await client.post(
@@ -139,9 +139,9 @@ async def test_events_written_by_the_cli_are_dispatched_by_the_service(tmp_path:
     count = select(func.count()).select_from(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None))
     try:
         async with engine.connect() as conn:
-            # 2 communities, 4 channels, and the demo forum: a member joined, 2 threads
+            # 2 communities, 4 channels, and the demo forum: 2 members joined, 3 threads
             # (thread.created + post.created each) and a staff reply.
-            assert await conn.scalar(count) == 12
+            assert await conn.scalar(count) == 15
         async with running_app(make_settings(url)):
             deadline = time.monotonic() + 15
             while time.monotonic() < deadline:

@@ -38,6 +38,8 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": the commit happens before the response leaves, so a client never sees
 # a 2xx for a write that then fails to commit.
 Session = Annotated[AsyncSession, Depends(_session, scope="function")]
+
+
 async def _runtime(request: Request) -> Runtime:
     # async: FastAPI runs a plain `def` dependency in its thread pool, a hop per request.
     return get_runtime(request)

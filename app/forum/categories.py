@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.auth import Actor, Role
 from app.core.db import flush_or_conflict, utcnow
 from app.core.errors import Conflict, NotFound, RuleViolation
+from app.core.pagination import PageParams, Window, paginate
 from app.forum.access import ensure_community
 from app.forum.models import Category, Thread
 from app.forum.schemas import CategoryCreate, CategoryUpdate
@@ -37,16 +38,13 @@ async def create_category(
 
 
 async def list_categories(
-    session: AsyncSession, actor: Actor, community_id: uuid.UUID
-) -> list[Category]:
-    """Every category (a community has few), in display order."""
+    session: AsyncSession, actor: Actor, community_id: uuid.UUID, params: PageParams
+) -> Window[Category]:
+    """A community's categories in display order: `position`, then name."""
     await ensure_community(session, actor, community_id)
-    rows = await session.scalars(
-        select(Category)
-        .where(Category.community_id == community_id)
-        .order_by(Category.position, Category.name, Category.id)
-    )
-    return list(rows)
+    stmt = select(Category).where(Category.community_id == community_id)
+    keys = [(Category.position, "asc"), (Category.name, "asc"), (Category.id, "asc")]
+    return await paginate(session, stmt, keys, params)  # type: ignore[arg-type]
 
 
 async def get_category(session: AsyncSession, actor: Actor, category_id: uuid.UUID) -> Category:

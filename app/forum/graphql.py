@@ -15,6 +15,7 @@ from pydantic import Field
 from strawberry.types import Info
 
 from app.core.graphql import Context, page, parse
+from app.core.pagination import MAX_LIMIT, PageParams
 from app.core.schemas import RequestModel
 from app.forum import categories, inbox, members, posts, saved_replies, threads
 from app.forum.graphql_mutations import Mutation
@@ -57,8 +58,11 @@ class InboxFilter(RequestModel):
 async def _categories(root: Any, info: Info[Context, None]) -> list[CategoryType]:
     actor = await info.context.actor()
     async with info.context.runtime.read_session() as session:
-        rows = await categories.list_categories(session, actor, root.id)
-    return [CategoryType.of_row(c) for c in rows]
+        # A community has a handful; the first MAX_LIMIT in display order.
+        window = await categories.list_categories(
+            session, actor, root.id, PageParams(limit=MAX_LIMIT)
+        )
+    return [CategoryType.of_row(c) for c in window.items]
 
 
 async def _threads(

@@ -154,6 +154,8 @@ async def update_item(
     changes = data.model_dump(exclude_unset=True)
     if "assignee_key_id" in changes:
         key_id = changes["assignee_key_id"]
+        if key_id == "me":
+            key_id = actor.key_id
         if (
             key_id is not None
             and await orgs_service.find_active_key(session, actor.org_id, key_id) is None

@@ -46,12 +46,15 @@ async def create_category(
     return category_out(category)
 
 
-@router.get("/communities/{community_id}/categories", response_model=list[CategoryOut])
+@router.get("/communities/{community_id}/categories", response_model=Page[CategoryOut])
 async def list_categories(
-    community_id: uuid.UUID, session: Session, actor: CurrentActor
-) -> list[CategoryOut]:
-    """All categories in display order (`position`, then name). Members and staff."""
-    return [category_out(c) for c in await categories.list_categories(session, actor, community_id)]
+    community_id: uuid.UUID, session: Session, actor: CurrentActor, page: Paging
+) -> Page[CategoryOut]:
+    """Categories in display order (`position`, then name). Members and staff."""
+    window = await categories.list_categories(session, actor, community_id, page)
+    return Page[CategoryOut](
+        items=[category_out(c) for c in window.items], next_cursor=window.next_cursor
+    )
 
 
 @router.get("/categories/{category_id}", response_model=CategoryOut)

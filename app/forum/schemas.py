@@ -205,8 +205,8 @@ class InboxItemOut(ResponseModel):
 
 class InboxItemUpdate(RequestModel):
     status: InboxStatus | None = None
-    assignee_key_id: uuid.UUID | None = Field(
-        None, description="A staff key of your org; null to unassign."
+    assignee_key_id: uuid.UUID | Literal["me"] | None = Field(
+        None, description="A staff key of your org, `me` for the calling key, null to unassign."
     )
 
 
