@@ -93,6 +93,7 @@ def serve(
         access_log=False,
         server_header=False,
         proxy_headers=True,
+        forwarded_allow_ips=",".join(settings.trusted_proxies),
     )
 
 
@@ -235,12 +236,13 @@ def member_token(
     ttl: Annotated[int, typer.Option(help="Seconds until the token expires.")] = 3600,
 ) -> None:
     """Print a member token for trying the forum; your own backend signs these in production."""
+    from app.communities import service as communities_service
     from app.core.errors import AppError
     from app.forum import members
 
     async def work(runtime: Any) -> str:
         async with runtime.read_session() as session:
-            found = await members.find_community_for_tokens(session, community)
+            found = await communities_service.find_for_member_tokens(session, community)
         return members.issue_token(found.member_secret, found.id, sub, name, ttl)
 
     try:

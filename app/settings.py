@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     outbound_allowed_hosts: Annotated[list[str], NoDecode] = []
     max_body_bytes: int = Field(1_048_576, ge=1024)
     cors_origins: Annotated[list[str], NoDecode] = []
+    # Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips): the client
+    # address feeds per-IP rate limits. `*` only when nothing can reach Hearth directly.
+    trusted_proxies: Annotated[list[str], NoDecode] = ["127.0.0.1"]
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -73,7 +76,11 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "outbound_allowed_hosts", "cors_origins", "webhook_retry_schedule", mode="before"
+        "outbound_allowed_hosts",
+        "cors_origins",
+        "trusted_proxies",
+        "webhook_retry_schedule",
+        mode="before",
     )
     @classmethod
     def _comma_separated(cls, value: object) -> object:

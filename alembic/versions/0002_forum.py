@@ -344,6 +344,9 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_forum_posts_org_id"), ["org_id"], unique=False)
         batch_op.create_index(
+            batch_op.f("ix_forum_posts_reply_to_id"), ["reply_to_id"], unique=False
+        )
+        batch_op.create_index(
             "ix_forum_posts_thread_order", ["thread_id", "created_at", "id"], unique=False
         )
 
@@ -400,6 +403,7 @@ def downgrade() -> None:
     op.drop_table("forum_reactions")
     with op.batch_alter_table("forum_posts", schema=None) as batch_op:
         batch_op.drop_index("ix_forum_posts_thread_order")
+        batch_op.drop_index(batch_op.f("ix_forum_posts_reply_to_id"))
         batch_op.drop_index(batch_op.f("ix_forum_posts_org_id"))
         batch_op.drop_index("ix_forum_posts_community_sentiment")
         batch_op.drop_index(batch_op.f("ix_forum_posts_author_member_id"))

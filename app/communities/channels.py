@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.communities import delivery
 from app.communities import service as communities
 from app.communities.models import Channel
-from app.communities.platforms import ChannelKind
+from app.communities.platforms import PROFILES, ChannelKind, PlatformProfile
 from app.communities.schemas import (
     CONFIG_MODELS,
     SECRET_FIELDS,
@@ -229,3 +229,9 @@ async def test_channel(
         ChannelKind(channel.kind), channel.config, message, delivery.Transport.of(runtime)
     )
     return result, body
+
+
+def platform_profiles(actor: Actor) -> list[PlatformProfile]:
+    """What each channel kind accepts. Staff reference data (viewer and up)."""
+    actor.require(Role.viewer)
+    return list(PROFILES.values())

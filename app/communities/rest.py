@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Response, status
 
 from app.communities import channels, service
-from app.communities.platforms import PROFILES
 from app.communities.schemas import (
     ChannelCreate,
     ChannelCreated,
@@ -177,7 +176,7 @@ async def test_channel(
 @router.get("/platform-profiles", response_model=list[PlatformProfileOut], tags=["communities"])
 async def list_platform_profiles(actor: CurrentActor) -> list[PlatformProfileOut]:
     """What each channel kind accepts: length, markup, media, rate. Role: viewer."""
-    return [PlatformProfileOut.of(profile) for profile in PROFILES.values()]
+    return [PlatformProfileOut.of(profile) for profile in channels.platform_profiles(actor)]
 
 
 document_not_found(router)

@@ -16,7 +16,7 @@ from app.communities.schemas import (
     with_default_locale,
 )
 from app.core import events
-from app.core.auth import Actor, Role
+from app.core.auth import Actor, Role, forget_community_tokens
 from app.core.db import flush_or_conflict, utcnow
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import PageParams, Window, paginate
@@ -176,4 +176,36 @@ async def set_member_secret(
     community = await get_community(session, actor, community_id)
     community.member_secret = secret
     community.updated_at = utcnow()
+    forget_community_tokens(session, community.id)  # old tokens stop working at once here
     await session.flush()
+
+
+async def member_token_key(
+    session: AsyncSession, community_id: uuid.UUID
+) -> tuple[uuid.UUID, str] | None:
+    """(org id, member secret) of a community that accepts member tokens, else None.
+    For the member-token check, which runs before any caller is known."""
+    row = (
+        await session.execute(
+            select(Community.org_id, Community.member_secret).where(Community.id == community_id)
+        )
+    ).one_or_none()
+    if row is None or row.member_secret is None:
+        return None
+    return row.org_id, row.member_secret
+
+
+async def find_for_member_tokens(session: AsyncSession, ref: str) -> Community:
+    """A community by id or slug across the installation, for `hearth member-token`."""
+    try:
+        stmt = select(Community).where(Community.id == uuid.UUID(ref))
+    except ValueError:
+        stmt = select(Community).where(Community.slug == ref)
+    found = list(await session.scalars(stmt.limit(2)))
+    if not found:
+        raise NotFound(f"No community {ref!r}.")
+    if len(found) > 1:
+        raise Conflict(f"Several organisations have a community {ref!r}; give its id instead.")
+    if found[0].member_secret is None:
+        raise Conflict(f"Community {ref!r} has no member secret; set one first.")
+    return found[0]

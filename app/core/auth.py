@@ -83,7 +83,7 @@ class Actor:
         return self.role is not None and self.role.includes(role)
 
 
-_FORGET_KEY = "hearth.forget_members"
+_FORGET_KEY = "hearth.forget_tokens"
 
 
 def forget_member_tokens(session: Any, member_id: uuid.UUID) -> None:
@@ -91,8 +91,18 @@ def forget_member_tokens(session: Any, member_id: uuid.UUID) -> None:
     session.info.setdefault(_FORGET_KEY, set()).add(member_id)
 
 
-def take_forgotten_members(session: Any) -> set[uuid.UUID]:
-    return session.info.pop(_FORGET_KEY, set())
+def forget_community_tokens(session: Any, community_id: uuid.UUID) -> None:
+    """Once `session` commits, stop trusting cached token checks for this community (its
+    member secret changed)."""
+    session.info.setdefault(_FORGET_KEY, set()).add(community_id)
+
+
+def forgets(session: Any) -> Callable[[Actor], bool] | None:
+    """Which cached actors the committed `session` made stale, if any."""
+    ids = session.info.pop(_FORGET_KEY, None)
+    if not ids:
+        return None
+    return lambda actor: actor.member_id in ids or actor.community_id in ids
 
 
 # A resolver returns an Actor, raises Unauthenticated for a credential it owns but refuses,

@@ -3,10 +3,12 @@ in Redis when `HEARTH_REDIS_URL` is set so every API replica counts against one 
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from collections.abc import Mapping
 
+import structlog
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -14,6 +16,8 @@ from limits.storage import storage_from_string
 
 from app.core.errors import TooManyRequests
 from app.settings import Settings
+
+log = structlog.get_logger("hearth.ratelimit")
 
 
 class RateLimiter:
@@ -45,7 +49,14 @@ class RateLimiter:
         a refused hit does not count against the limit that refused it.
         """
         for limit in self.rules[rule]:
-            if not await self._limiter.hit(limit, rule, *identity):
+            try:
+                allowed = await self._limiter.hit(limit, rule, *identity)
+            except Exception:
+                # Limits protect the service; an unreachable Redis must not take writes down
+                # with it. Let the request through and say so in the logs.
+                log.warning("rate_limit_storage_unavailable", rule=rule, exc_info=True)
+                return
+            if not allowed:
                 raise self._refused(rule, limit, await self._retry_after(limit, rule, *identity))
 
     async def _retry_after(self, limit: RateLimitItem, *identity: str) -> int:
@@ -70,3 +81,17 @@ class RateLimiter:
             result = closer()
             if hasattr(result, "__await__"):
                 await result
+
+
+def ip_bucket(ip: str) -> str:
+    """The unit per-IP limits count: one IPv4 address, or one IPv6 /64 (what a single
+    subscriber usually gets, so rotating addresses inside it does not help)."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)

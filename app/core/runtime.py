@@ -14,7 +14,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import __version__
-from app.core.auth import Actor, Authenticator, take_forgotten_members
+from app.core.auth import Actor, Authenticator, forgets
 from app.core.cache import TTLCache
 from app.core.db import Database
 from app.core.jobs import JobQueue, enqueue_all, take_deferred
@@ -50,9 +50,9 @@ class Runtime:
             except BaseException:
                 await session.rollback()
                 raise
-        forgotten = take_forgotten_members(session)
-        if forgotten:
-            self.token_cache.discard_where(lambda actor: actor.member_id in forgotten)
+        stale = forgets(session)
+        if stale is not None:
+            self.token_cache.discard_where(stale)
         await enqueue_all(self.jobs, take_deferred(session))
 
     def read_session(self) -> AsyncSession:

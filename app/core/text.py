@@ -7,6 +7,7 @@ through here, so the sanitizing rules and the sentiment scale are the same every
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -34,15 +35,31 @@ _URL_SCHEMES = {"http", "https", "mailto"}
 LINK_REL = "nofollow ugc noopener"
 
 
+_ABSOLUTE_URL = re.compile(r"^(?:https?://[^/\s]|mailto:)", re.IGNORECASE)
+_CODE_CLASS = re.compile(r"^language-[A-Za-z0-9_+#.-]{1,32}$")
+
+
+def _attribute_filter(element: str, attribute: str, value: str) -> str | None:
+    # Absolute URLs only: a relative or protocol-relative link would point at whatever site
+    # embeds the forum (e.g. an image of /account/logout), which the author does not own.
+    if attribute in ("href", "src"):
+        return value if _ABSOLUTE_URL.match(value) else None
+    # Code blocks keep their language hint, never a class borrowed from the host page.
+    if attribute == "class":
+        return value if _CODE_CLASS.match(value) else None
+    return value
+
+
 def render_markdown(source: str) -> str:
     """Markdown → HTML that is safe to insert in a page: no scripts, no event handlers,
-    only http(s)/mailto links, and every link marked as user-generated."""
+    only absolute http(s)/mailto links, and every link marked as user-generated."""
     html = _markdown.render(source)
     return nh3.clean(
         html,
         tags=_TAGS,
         attributes=_ATTRIBUTES,
         url_schemes=_URL_SCHEMES,
+        attribute_filter=_attribute_filter,
         link_rel=LINK_REL,
         # Only alignment survives from table cells' style (markdown-it writes text-align).
         filter_style_properties={"text-align"},

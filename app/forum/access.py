@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -60,12 +60,20 @@ def visible_clause(model: type[Thread] | type[Post], actor: Actor) -> Any:
     return or_(model.status == "visible", model.author_member_id == actor.member_id)
 
 
+def visible_post_clause(actor: Actor) -> Any:
+    """A post reached on its own (by id, as a reply target): its thread must be visible to
+    the caller too, or hiding a thread would not hide its replies."""
+    if not actor.is_member:
+        return True
+    thread_visible = exists().where(Thread.id == Post.thread_id, visible_clause(Thread, actor))
+    return and_(visible_clause(Post, actor), thread_visible)
+
+
 def _scoped(model: type[Thread] | type[Post], actor: Actor, object_id: uuid.UUID) -> Any:
     if not actor.is_member:
         actor.require(Role.viewer)
-    stmt = select(model).where(
-        model.id == object_id, model.org_id == actor.org_id, visible_clause(model, actor)
-    )
+    visible = visible_post_clause(actor) if model is Post else visible_clause(model, actor)
+    stmt = select(model).where(model.id == object_id, model.org_id == actor.org_id, visible)
     if actor.is_member:
         stmt = stmt.where(model.community_id == actor.community_id)
     return stmt

@@ -21,7 +21,7 @@ from app.core.auth import Actor
 from app.core.graphql import Context
 from app.core.runtime import Runtime
 from app.forum import members
-from app.forum.access import visible_clause
+from app.forum.access import visible_clause, visible_post_clause
 from app.forum.models import Category, Post, Thread
 
 Loader = DataLoader[uuid.UUID, Any]
@@ -39,8 +39,10 @@ def _in_scope(model: type[Thread] | type[Post] | type[Category], actor: Actor) -
     clauses = [model.org_id == actor.org_id]
     if actor.is_member:
         clauses.append(model.community_id == actor.community_id)
-    if model is not Category:
-        clauses.append(visible_clause(model, actor))  # type: ignore[arg-type]
+    if model is Post:
+        clauses.append(visible_post_clause(actor))
+    elif model is Thread:
+        clauses.append(visible_clause(model, actor))
     return clauses
 
 

@@ -19,11 +19,11 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.communities.models import Community
+from app.communities import service as communities_service
 from app.core import events
 from app.core.auth import Actor, Role, Standing
 from app.core.db import utcnow
-from app.core.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from app.core.errors import Forbidden, NotFound, Unauthenticated
 from app.core.pagination import PageParams, Window, paginate
 from app.core.runtime import Runtime
 from app.forum.models import Member
@@ -48,22 +48,17 @@ async def authenticate_member(runtime: Runtime, token: str) -> Actor | None:
     if cached is not None:
         return cached
     community_id, sub = _unverified(token)
-    # One query for the key and the member; the member row counts only once the signature
-    # over this `sub` has been verified below.
     async with runtime.read_session() as session:
-        row = (
-            await session.execute(
-                select(Community.org_id, Community.member_secret, Member)
-                .outerjoin(
-                    Member, and_(Member.community_id == Community.id, Member.external_id == sub)
-                )
-                .where(Community.id == community_id)
-            )
-        ).one_or_none()
-    if row is None or row.member_secret is None:
+        key = await communities_service.member_token_key(session, community_id)
+        # Read before the signature is checked, but it only counts once it has been.
+        member = await session.scalar(
+            select(Member).where(Member.community_id == community_id, Member.external_id == sub)
+        )
+    if key is None:
         raise Unauthenticated("The member token's community does not accept member tokens.")
-    claims = _verify(runtime, token, row.member_secret, community_id)
-    actor = actor_for(await _member_for(runtime, row.org_id, community_id, claims, row.Member))
+    org_id, secret = key
+    claims = _verify(runtime, token, secret, community_id)
+    actor = actor_for(await _member_for(runtime, org_id, community_id, claims, member))
     # Reads may trust this for a few seconds (never past the token's expiry); writes read
     # the member's conduct again (`fresh_standing`), so a mute applies at once.
     settings = runtime.settings
@@ -81,11 +76,17 @@ def _unverified(token: str) -> tuple[uuid.UUID, str]:
         raise Unauthenticated("The member token is not a well-formed JWT.") from exc
     if header.get("alg") != ALGORITHM:
         raise Unauthenticated("Member tokens must be signed with HS256.")
+    audience = unverified.get("aud")
+    if isinstance(audience, list) and len(audience) == 1:
+        audience = audience[0]  # RFC 7519 allows a list; one community per token
     try:
-        community_id = uuid.UUID(str(unverified.get("aud")))
+        community_id = uuid.UUID(str(audience))
     except ValueError as exc:
         raise Unauthenticated("The member token's `aud` must be the community's id.") from exc
-    return community_id, str(unverified.get("sub"))
+    sub = unverified.get("sub")
+    if not isinstance(sub, str) or not 1 <= len(sub) <= 255 or "\x00" in sub:
+        raise Unauthenticated("The member token's `sub` must be a string of 1 to 255 characters.")
+    return community_id, sub
 
 
 def _verify(runtime: Runtime, token: str, secret: str, community_id: uuid.UUID) -> dict[str, Any]:
@@ -161,22 +162,6 @@ def issue_token(secret: str, community_id: uuid.UUID, sub: str, name: str, ttl: 
     exp = int(datetime.now(UTC).timestamp()) + ttl
     claims = {"sub": sub, "name": name, "aud": str(community_id), "exp": exp}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
-
-
-async def find_community_for_tokens(session: AsyncSession, ref: str) -> Community:
-    """A community by id or slug, for the CLI (which acts for the whole installation)."""
-    try:
-        stmt = select(Community).where(Community.id == uuid.UUID(ref))
-    except ValueError:
-        stmt = select(Community).where(Community.slug == ref)
-    found = list(await session.scalars(stmt.limit(2)))
-    if not found:
-        raise NotFound(f"No community {ref!r}.")
-    if len(found) > 1:
-        raise Conflict(f"Several organisations have a community {ref!r}; give its id instead.")
-    if found[0].member_secret is None:
-        raise Conflict(f"Community {ref!r} has no member secret; set one first.")
-    return found[0]
 
 
 async def join(

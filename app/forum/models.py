@@ -148,7 +148,9 @@ class Post(Base):
     )
     thread_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("forum_threads.id", ondelete="CASCADE"))
     reply_to_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("forum_posts.id", ondelete="SET NULL")
+        # Indexed: deleting posts sets their replies' reply_to_id to NULL by this key.
+        ForeignKey("forum_posts.id", ondelete="SET NULL"),
+        index=True,
     )
     author_member_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL"), index=True

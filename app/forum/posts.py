@@ -13,9 +13,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.core import events
 from app.core.auth import Actor, Role
 from app.core.db import new_id, utcnow
-from app.core.errors import Forbidden, RuleViolation, ValidationFailed
+from app.core.errors import Conflict, Forbidden, RuleViolation, ValidationFailed
 from app.core.pagination import PageParams, Window, paginate
-from app.core.ratelimit import RateLimiter
+from app.core.ratelimit import RateLimiter, ip_bucket
 from app.core.text import render_markdown, sentiment
 from app.forum import inbox
 from app.forum.access import (
@@ -40,7 +40,7 @@ async def guard_member_write(actor: Actor, limiter: RateLimiter, rule: str | Non
     if rule is not None:
         await limiter.hit(rule, str(actor.member_id))
     if actor.ip:
-        await limiter.hit("ip_writes", actor.ip)
+        await limiter.hit("ip_writes", ip_bucket(actor.ip))
 
 
 def build_post(
@@ -192,7 +192,7 @@ async def edit_post(
 ) -> Post:
     actor = await fresh_standing(session, actor)
     post = await _editable(session, actor, post_id)
-    await guard_member_write(actor, limiter, None)
+    await guard_member_write(actor, limiter, "member_posts")  # an edit re-renders: a write
     mood = sentiment(data.body)
     post.body = data.body
     post.body_html = render_markdown(data.body)
@@ -219,15 +219,37 @@ async def delete_post(
         return
     was_visible = post.status == "visible"
     post.status, post.removed_at = "removed", utcnow()
-    thread = await session.get_one(Thread, post.thread_id)
-    if thread.first_post_id == post.id:
+    thread = await session.get_one(
+        Thread, post.thread_id, options=[joinedload(Thread.author_member)]
+    )
+    opening = thread.first_post_id == post.id
+    if opening:
         thread.status = "removed"  # the opening post carries the thread
     elif was_visible:
-        await bump(session, thread.id, replies=-1)
+        # The "top" and "active" sorts stop counting what members no longer see.
+        await bump(session, thread.id, replies=-1, reactions=-_count(post.reactions))
+        if thread.last_post_id == post.id:
+            await _point_at_latest_visible_post(session, thread)
     if thread.accepted_post_id == post.id:
         thread.accepted_post_id, post.is_answer = None, False
     await session.flush()
     events.emit(session, actor.org_id, "post.deleted", event_payload(post))
+    if opening:
+        events.emit(session, actor.org_id, "thread.updated", event_payload(thread))
+
+
+async def _point_at_latest_visible_post(session: AsyncSession, thread: Thread) -> None:
+    await session.flush()
+    latest = (
+        await session.execute(
+            select(Post.id, Post.created_at)
+            .where(Post.thread_id == thread.id, Post.status == "visible")
+            .order_by(Post.created_at.desc(), Post.id.desc())
+            .limit(1)
+        )
+    ).one_or_none()
+    if latest is not None:
+        thread.last_post_id, thread.last_posted_at = latest.id, latest.created_at
 
 
 def _count(reactions: dict[str, int] | None) -> int:
@@ -252,8 +274,8 @@ async def set_reaction(
             errors=[{"loc": ["path", "emoji"], "message": "not an emoji", "type": "emoji"}],
         )
     post = await load_post(session, actor, post_id, lock=True)
-    if post.status != "visible":
-        raise Forbidden("Only visible posts take reactions.")
+    if present and post.status != "visible":
+        raise Forbidden("Only visible posts take reactions.")  # taking one back always works
     await guard_member_write(actor, limiter, "member_reactions")
     mine = select(Reaction).where(Reaction.post_id == post.id, Reaction.emoji == emoji)
     mine = mine.where(
@@ -305,27 +327,53 @@ async def accept(
     """Mark (or unmark) a reply as the answer of its question thread."""
     require_writer(actor)
     actor = await fresh_standing(session, actor)
-    post = await load_post(session, actor, post_id, lock=True)
-    thread = await load_thread(session, actor, post.thread_id, lock=True)
+    post = await load_post(session, actor, post_id)
+    thread = await load_thread(session, actor, post.thread_id)
     if not (is_author(actor, thread) or actor.has(Role.moderator)):
         raise Forbidden("Only the thread's author or a moderator can choose its answer.")
     if actor.is_member:
         ensure_may_write(actor)
     if thread.kind != "question":
         raise RuleViolation("Only question threads have an accepted answer.")
+    if not accepted and thread.accepted_post_id != post.id:
+        return post  # withdrawing what is not marked changes nothing
+    previous = thread.accepted_post_id
+    await _lock_in_order(session, thread.id, {post.id, previous} - {None}, expect=previous)
+    await session.refresh(post)
+    if not accepted:
+        thread.accepted_post_id, post.is_answer = None, False
+        await session.flush()
+        return post
     if post.id == thread.first_post_id or post.status != "visible":
         raise RuleViolation("The answer must be a visible reply in the thread.")
-    if not accepted:
-        if thread.accepted_post_id == post.id:
-            thread.accepted_post_id, post.is_answer = None, False
-            await session.flush()
-        return post
-    if thread.accepted_post_id not in (None, post.id):
+    if previous not in (None, post.id):
         await session.execute(
-            update(Post).where(Post.id == thread.accepted_post_id).values(is_answer=False)
+            update(Post)
+            .where(Post.id == previous)
+            .values(is_answer=False)
+            .execution_options(synchronize_session=False)
         )
     thread.accepted_post_id, post.is_answer = post.id, True
     await inbox.resolve_for_thread(session, thread.id, by_key_id=actor.key_id)
     await session.flush()
     events.emit(session, actor.org_id, "post.accepted", event_payload(post))
     return post
+
+
+async def _lock_in_order(
+    session: AsyncSession,
+    thread_id: uuid.UUID,
+    post_ids: set[uuid.UUID],
+    *,
+    expect: uuid.UUID | None,
+) -> None:
+    """Lock posts (by id), then their thread: the order reactions, edits and deletes use
+    too (post, then the thread's counters), so concurrent writers never deadlock."""
+    await session.execute(
+        select(Post.id).where(Post.id.in_(post_ids)).order_by(Post.id).with_for_update()
+    )
+    current = await session.scalar(
+        select(Thread.accepted_post_id).where(Thread.id == thread_id).with_for_update()
+    )
+    if current != expect:
+        raise Conflict("The thread's answer changed meanwhile; look again and retry.")

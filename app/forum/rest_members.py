@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from app.core.deps import CurrentActor, Session
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageParams, page_params
+from app.core.schemas import NO_NUL_PATTERN
 from app.forum import members, privacy
 from app.forum.schemas import MemberExport, MemberOut, MemberStatus
 
@@ -24,7 +25,12 @@ async def list_members(
     actor: CurrentActor,
     page: Paging,
     q: Annotated[
-        str | None, Query(max_length=100, description="Part of a display name or external id.")
+        str | None,
+        Query(
+            max_length=100,
+            pattern=NO_NUL_PATTERN,
+            description="Part of a display name or external id.",
+        ),
     ] = None,
     member_status: Annotated[
         MemberStatus | None, Query(alias="status", description="Current status (lapsed = active).")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from app.core.deps import CurrentActor, RuntimeDep, Session
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageParams, page_params
+from app.core.schemas import NO_NUL_PATTERN
 from app.forum import categories, threads
 from app.forum.schemas import (
     CategoryCreate,
@@ -117,7 +118,8 @@ async def list_threads(
     actor: CurrentActor,
     page: Paging,
     category: Annotated[
-        str | None, Query(max_length=64, description="A category id or slug.")
+        str | None,
+        Query(max_length=64, pattern=NO_NUL_PATTERN, description="A category id or slug."),
     ] = None,
     kind: ThreadKind | None = None,
     sort: Annotated[

@@ -52,6 +52,7 @@ async def create_org(session: AsyncSession, data: OrgCreate) -> tuple[Organisati
 
 
 async def get_org(session: AsyncSession, actor: Actor) -> Organisation:
+    actor.require(Role.viewer)  # staff only: a member token does not see the org
     org = await session.get(Organisation, actor.org_id)
     if org is None:
         raise NotFound("Your organisation no longer exists.")

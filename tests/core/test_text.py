@@ -135,3 +135,15 @@ def test_sentiment_thresholds(
     monkeypatch.setattr(text, "_analyzer", lambda: fake)
     mood = sentiment("anything")
     assert (mood.score, mood.label) == (score, label)
+
+
+def test_only_absolute_urls_survive() -> None:
+    """Relative and protocol-relative URLs would point into the site embedding the forum."""
+    html = render_markdown("![x](/account/logout) [a](//evil.example) [b](https://ok.example)")
+    assert 'src="/account' not in html and "//evil.example" not in html
+    assert 'href="https://ok.example"' in html
+
+
+def test_code_blocks_keep_only_a_language_class() -> None:
+    assert 'class="language-python"' in render_markdown("```python\nx = 1\n```")
+    assert "class=" not in render_markdown("```\nplain\n```")

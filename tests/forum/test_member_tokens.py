@@ -271,6 +271,8 @@ async def test_a_member_token_cannot_call_staff_endpoints(
     member = forum.member()
     cid = forum.community_id
     refused = [
+        await client.get("/v1/org", headers=member),
+        await client.get("/v1/platform-profiles", headers=member),
         await client.get("/v1/communities", headers=member),
         await client.get(f"/v1/communities/{cid}", headers=member),
         await client.post(
@@ -307,3 +309,19 @@ async def test_api_keys_still_work_next_to_member_tokens(
     bad_key = await threads_of(client, forum, bearer("hk_not_a_real_key"))
     assert_unauthenticated(bad_key)
     assert_unauthenticated(await threads_of(client, forum, {}))
+
+
+async def test_a_new_member_secret_stops_old_tokens_at_once(
+    client: httpx.AsyncClient, forum: Forum
+) -> None:
+    """Even a token checked a moment ago (and cached) is refused once the secret changes."""
+    member = forum.member()
+    path = f"/v1/communities/{forum.community_id}/threads"
+    assert (await client.get(path, headers=member)).status_code == 200
+    rotated = await client.put(
+        f"/v1/communities/{forum.community_id}/member-secret",
+        json={"secret": "a-brand-new-secret-of-at-least-32-characters"},
+        headers=forum.staff("owner"),
+    )
+    assert rotated.status_code == 204
+    assert (await client.get(path, headers=member)).status_code == 401

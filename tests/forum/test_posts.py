@@ -350,3 +350,52 @@ async def test_held_and_hidden_posts_are_seen_by_their_author_and_staff_only(
         seen = await client.get(path, headers=headers)
         assert seen.status_code == 200 and seen.json()["status"] == status
         assert reply["id"] in await post_ids(client, thread, headers)
+
+
+async def test_replies_of_a_removed_thread_are_hidden_from_other_members(
+    client: httpx.AsyncClient, forum: Forum
+) -> None:
+    """Hiding a thread hides its replies, also when reached by id or through GraphQL."""
+    thread = await start_thread(client, forum, forum.member("asker", "Asker"))
+    replier = forum.member("replier", "Replier")
+    reply = await client.post(
+        f"/v1/threads/{thread['id']}/posts", json={"body": "A reply"}, headers=replier
+    )
+    reply_id = reply.json()["id"]
+    removed = await client.delete(f"/v1/posts/{thread['first_post_id']}", headers=forum.staff())
+    assert removed.status_code == 204
+
+    outsider = forum.member("outsider", "Outsider")
+    assert (await client.get(f"/v1/posts/{reply_id}", headers=outsider)).status_code == 404
+    react = await client.put(f"/v1/posts/{reply_id}/reactions/thumbsup", headers=outsider)
+    assert react.status_code == 404
+    query = {"query": f'{{ post(id: "{reply_id}") {{ body }} }}'}
+    answer = (await client.post("/graphql", json=query, headers=outsider)).json()
+    assert not (answer.get("data") or {}).get("post")
+    # Staff still see it.
+    assert (await client.get(f"/v1/posts/{reply_id}", headers=forum.staff())).status_code == 200
+
+
+async def test_removing_a_reply_takes_its_counts_and_last_post_with_it(
+    client: httpx.AsyncClient, forum: Forum
+) -> None:
+    thread = await start_thread(client, forum, forum.member("asker", "Asker"))
+    path = f"/v1/threads/{thread['id']}/posts"
+    first = (await client.post(path, json={"body": "One"}, headers=forum.staff())).json()
+    last = (await client.post(path, json={"body": "Two"}, headers=forum.staff())).json()
+    for who in ("a", "b"):
+        reacted = await client.put(
+            f"/v1/posts/{last['id']}/reactions/thumbsup", headers=forum.member(who, who)
+        )
+        assert reacted.status_code == 200
+    before = (await client.get(f"/v1/threads/{thread['id']}", headers=forum.staff())).json()
+    assert (before["reply_count"], before["reaction_count"]) == (2, 2)
+    assert before["last_post_id"] == last["id"]
+
+    assert (
+        await client.delete(f"/v1/posts/{last['id']}", headers=forum.staff())
+    ).status_code == 204
+    after = (await client.get(f"/v1/threads/{thread['id']}", headers=forum.staff())).json()
+    assert (after["reply_count"], after["reaction_count"]) == (1, 0)
+    assert after["last_post_id"] == first["id"]
+    assert after["last_posted_at"] == first["created_at"]

@@ -270,13 +270,13 @@ async def test_safe_links_survive_with_the_ugc_rel(client: httpx.AsyncClient, fo
     thread = await start_thread(client, forum, forum.member(), body=body, kind="discussion")
     post = await client.get(f"/v1/posts/{thread['first_post_id']}", headers=forum.member())
     checker = check_html(post.json()["body_html"])
-    hrefs = [link["href"] for link in checker.links]
+    hrefs = [link.get("href") for link in checker.links]
     assert hrefs == [
         "https://docs.example/start",
         "https://status.example",
         "mailto:help@example.com",
         "mailto:help@example.com",
-        "/faq#link",
+        None,  # relative: it would point into whatever site embeds the forum; text stays
         "https://docs.example/ref",
     ]
     assert checker.links[0]["title"] == "Docs"
