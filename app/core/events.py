@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, select, update
+from sqlalchemy import ForeignKey, Index, String, Text, cast, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -104,3 +104,16 @@ async def undispatched(
         .limit(limit)
     )
     return list(rows)
+
+
+async def redact_mentions(session: AsyncSession, org_id: uuid.UUID, needle: str) -> int:
+    """Replace the data of the org's events whose data mentions `needle` (e.g. an erased
+    member's id) with a marker; the event's type and time stay. Returns how many."""
+    text = cast(OutboxEvent.data, Text)
+    result = await session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.org_id == org_id, text.contains(needle, autoescape=True))
+        .values(data={"redacted": True, "reason": "personal data erased"})
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

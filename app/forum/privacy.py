@@ -20,6 +20,7 @@ from app.forum.members import get_member, post_counts, to_out
 from app.forum.models import Member, Post, Reaction, Thread
 from app.forum.posts import bump, recount
 from app.forum.schemas import MemberExport
+from app.webhooks import service as webhooks_service
 
 
 def _plain(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
@@ -113,6 +114,9 @@ async def erase_member(
             erased_at=member.erased_at or now,
         )
     )
+    # What went out as events (names, texts) is held in the outbox and the delivery log too.
+    await events.redact_mentions(session, actor.org_id, str(member.id))
+    await webhooks_service.redact_payloads(session, actor.org_id, str(member.id))
     forget_member_tokens(session, member.id)  # this replica stops trusting their tokens now
     events.emit(
         session,

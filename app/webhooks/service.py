@@ -226,3 +226,22 @@ async def ping(runtime: Runtime, actor: Actor, endpoint_id: uuid.UUID) -> Delive
     await engine.attempt(runtime, delivery_id)
     async with runtime.read_session() as session:
         return await get_delivery(session, actor, delivery_id)
+
+
+async def redact_payloads(session: AsyncSession, org_id: uuid.UUID, needle: str) -> int:
+    """Redact stored delivery bodies (sent or pending) that mention `needle`, for erasure.
+    The envelope keeps its type and timestamp, so a pending delivery still parses."""
+    rows = await session.scalars(
+        select(WebhookDelivery).where(
+            WebhookDelivery.org_id == org_id,
+            WebhookDelivery.payload.contains(needle, autoescape=True),
+        )
+    )
+    count = 0
+    for delivery in rows:
+        envelope = json.loads(delivery.payload)
+        envelope["data"] = {"redacted": True, "reason": "personal data erased"}
+        delivery.payload = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
+        count += 1
+    await session.flush()
+    return count

@@ -153,7 +153,8 @@ async def test_staff_posts_and_erasure_are_events_too(
     assert erased.status_code == 204
     payloads = verified(endpoint, await receiver.wait_for(5, "/hook"))
     events = by_type(payloads)
-    (staff_post,) = [p for p in events["post.created"] if p["id"] == official.json()["id"]]
+    # Events about Ada still waiting for delivery when she was erased go out redacted.
+    (staff_post,) = [p for p in events["post.created"] if p.get("id") == official.json()["id"]]
     assert staff_post["is_official"] is True and staff_post["author"]["is_staff"] is True
     assert staff_post["author"]["display_name"] == "moderator key"
     (gone,) = events["member.erased"]

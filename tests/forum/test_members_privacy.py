@@ -338,6 +338,36 @@ async def test_erasure_is_announced_to_webhooks(
     assert "Ada" not in request.body.decode()
 
 
+async def test_erasure_redacts_what_went_out_as_events(
+    client: httpx.AsyncClient, forum: Forum, org: Org, receiver: Receiver
+) -> None:
+    """The delivery log held the member's name and words; after erasure it does not."""
+    hook = await client.post(
+        "/v1/webhooks",
+        json={"url": receiver.url("/all"), "events": ["*"]},
+        headers=org.auth("manager"),
+    )
+    assert hook.status_code == 201, hook.text
+    await start_thread(
+        client, forum, forum.member("grace", "Grace Hopper"), body="My nanosecond wire broke"
+    )
+    await receiver.wait_for(3, "/all")  # member.joined, thread.created, post.created
+    member = await join(client, forum, "grace", "Grace Hopper")
+    await client.delete(f"/v1/members/{member['id']}", headers=org.auth("owner"))
+    await receiver.wait_for(4, "/all")  # and member.erased
+
+    deliveries = await client.get(
+        f"/v1/webhooks/{hook.json()['id']}/deliveries",
+        params={"limit": 100},
+        headers=org.auth("manager"),
+    )
+    log = json.dumps(deliveries.json())
+    assert "Grace Hopper" not in log and "grace" not in log
+    assert "personal data erased" in log
+    # The erasure itself is announced (ids only), and is not redacted.
+    assert any(d["event_type"] == "member.erased" for d in deliveries.json()["items"])
+
+
 @pytest.mark.parametrize("path", ["", "/export"])
 async def test_unknown_member_is_404(client: httpx.AsyncClient, forum: Forum, path: str) -> None:
     missing = "/v1/members/00000000-0000-0000-0000-000000000000" + path
