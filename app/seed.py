@@ -142,7 +142,10 @@ async def _seed_forum(
             category_id=category_ids["help"],
             kind="question",
             title="Where are my Nebula event rewards?",
-            body="I finished all five Nebula missions and got nothing. Really disappointed.",
+            body=(
+                "I finished all five Nebula missions and got nothing."
+                " This is really frustrating and unfair."
+            ),
         ),
         limiter=runtime.limiter,
     )
