@@ -12,12 +12,13 @@ from typing import Any
 
 import strawberry
 from pydantic import Field
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from app.core.graphql import Context, page, parse
 from app.core.pagination import MAX_LIMIT, PageParams
 from app.core.schemas import RequestModel
-from app.forum import categories, inbox, members, posts, saved_replies, threads
+from app.forum import categories, inbox, members, posts, privacy, saved_replies, threads
 from app.forum.graphql_mutations import Mutation
 from app.forum.graphql_types import (
     CategoryType,
@@ -169,6 +170,16 @@ class Query:
         actor = await info.context.actor()
         async with info.context.runtime.read_session() as session:
             return MemberType.of_row(await members.get_member(session, actor, id))
+
+    @strawberry.field(
+        description="Everything held about a member (data protection export), the same "
+        "document as GET /v1/members/{id}/export. Role: manager."
+    )
+    async def member_export(self, info: Info[Context, None], id: uuid.UUID) -> JSON:
+        actor = await info.context.actor()
+        async with info.context.runtime.read_session() as session:
+            export = await privacy.export_member(session, actor, id)
+        return export.model_dump(mode="json")
 
     @strawberry.field(
         description="A community's members, first joined first; `q` matches part of a "

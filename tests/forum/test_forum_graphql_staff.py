@@ -236,6 +236,11 @@ async def test_members_and_erasure(client: httpx.AsyncClient, forum: Forum) -> N
         id=ada_id,
     )
     assert one["data"]["member"] == {"displayName": "Ada", "postCount": 2}
+    export = "query($id: UUID!) { memberExport(id: $id) }"
+    assert codes(await gql(client, export, forum.staff(), id=ada_id)) == ["FORBIDDEN"]
+    exported = (await gql(client, export, forum.staff("manager"), id=ada_id))["data"]
+    assert exported["memberExport"]["member"]["display_name"] == "Ada"
+    assert len(exported["memberExport"]["posts"]) == 2
     erase = "mutation($id: UUID!) { eraseMember(id: $id) }"
     assert codes(await gql(client, erase, forum.staff("manager"), id=ada_id)) == ["FORBIDDEN"]
     erased = await gql(client, erase, forum.staff("owner"), id=ada_id)
