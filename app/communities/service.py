@@ -18,7 +18,7 @@ from app.communities.schemas import (
 from app.core import events
 from app.core.auth import Actor, Role, forget_community_tokens
 from app.core.db import flush_or_conflict, utcnow
-from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.errors import Conflict, NotFound, null_not_allowed
 from app.core.pagination import PageParams, Window, paginate
 
 
@@ -134,7 +134,7 @@ async def update_community(
     changes = data.model_dump(exclude_unset=True)
     for field in ("slug", "name", "description", "default_locale", "tone"):
         if changes.get(field) is None and field in changes:
-            raise _null_not_allowed(field)
+            raise null_not_allowed(field)
     if "slug" in changes and changes["slug"] != community.slug:
         await _ensure_slug_free(session, actor.org_id, changes["slug"])
     for field in ("slug", "name", "description", "default_locale"):
@@ -151,13 +151,6 @@ async def update_community(
     )
     events.emit(session, actor.org_id, "community.updated", _payload(community))
     return community
-
-
-def _null_not_allowed(field: str) -> ValidationFailed:
-    return ValidationFailed(
-        f"{field} cannot be null; leave it out to keep its value.",
-        errors=[{"loc": ["body", field], "message": "may not be null", "type": "null"}],
-    )
 
 
 async def delete_community(session: AsyncSession, actor: Actor, community_id: uuid.UUID) -> None:

@@ -69,6 +69,14 @@ class ValidationFailed(AppError):
     status, slug, title, code = 422, "validation", "Invalid request", "BAD_USER_INPUT"
 
 
+def null_not_allowed(field: str) -> ValidationFailed:
+    """A PATCH that sends null for a field that always has a value."""
+    return ValidationFailed(
+        f"{field} cannot be null; leave it out to keep its value.",
+        errors=[{"loc": ["body", field], "message": "may not be null", "type": "null"}],
+    )
+
+
 class RuleViolation(AppError):
     """Well-formed input that a business rule refuses (e.g. an unsafe URL)."""
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Actor, Role
 from app.core.db import flush_or_conflict, utcnow
-from app.core.errors import Conflict, NotFound, RuleViolation
+from app.core.errors import Conflict, NotFound, RuleViolation, null_not_allowed
 from app.core.pagination import PageParams, Window, paginate
 from app.forum.access import ensure_community
 from app.forum.models import Category, Thread
@@ -66,10 +66,7 @@ async def update_category(
     category = await get_category(session, actor, category_id)
     for field, value in data.model_dump(exclude_unset=True).items():
         if value is None:
-            raise RuleViolation(
-                f"{field} cannot be null; leave it out to keep its value.",
-                errors=[{"loc": ["body", field], "message": "may not be null", "type": "null"}],
-            )
+            raise null_not_allowed(field)
         setattr(category, field, value)
     category.updated_at = utcnow()
     await flush_or_conflict(session, _taken(category.slug))

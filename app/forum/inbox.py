@@ -23,7 +23,7 @@ from sqlalchemy.orm import joinedload
 
 from app.core.auth import Actor, Role
 from app.core.db import utcnow
-from app.core.errors import NotFound, RuleViolation
+from app.core.errors import NotFound, RuleViolation, null_not_allowed
 from app.core.pagination import PageParams, Window, paginate
 from app.core.text import NEGATIVE_FROM, POSITIVE_FROM
 from app.forum.access import ensure_community
@@ -173,10 +173,7 @@ async def update_item(
         item.resolved_at = utcnow() if resolved else None
         item.resolved_by_key_id = actor.key_id if resolved else None
     elif "status" in changes and changes["status"] is None:
-        raise RuleViolation(
-            "status cannot be null.",
-            errors=[{"loc": ["body", "status"], "message": "may not be null", "type": "null"}],
-        )
+        raise null_not_allowed("status")
     item.updated_at = utcnow()
     await session.flush()
     return item

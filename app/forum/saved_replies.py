@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.communities import service as communities_service
 from app.core.auth import Actor, Role
 from app.core.db import flush_or_conflict, utcnow
-from app.core.errors import NotFound, RuleViolation
+from app.core.errors import NotFound, RuleViolation, null_not_allowed
 from app.core.pagination import PageParams, Window, paginate
 from app.core.text import render_markdown
 from app.forum.access import ensure_community, load_thread
@@ -113,10 +113,7 @@ async def update_saved_reply(
     reply = await get_saved_reply(session, actor, reply_id)
     for field, value in data.model_dump(exclude_unset=True).items():
         if value is None:
-            raise RuleViolation(
-                f"{field} cannot be null; leave it out to keep its value.",
-                errors=[{"loc": ["body", field], "message": "may not be null", "type": "null"}],
-            )
+            raise null_not_allowed(field)
         if field == "body":
             _check_variables(value)
         setattr(reply, field, value)

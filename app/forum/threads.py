@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 from app.core import events
 from app.core.auth import Actor, Role
 from app.core.db import new_id, utcnow
-from app.core.errors import RuleViolation
+from app.core.errors import RuleViolation, null_not_allowed
 from app.core.pagination import PageParams, Window, paginate
 from app.core.ratelimit import RateLimiter
 from app.forum import inbox
@@ -140,10 +140,7 @@ async def update_thread(
     changes = data.model_dump(exclude_unset=True)
     for field, value in changes.items():
         if value is None:
-            raise RuleViolation(
-                f"{field} cannot be null; leave it out to keep its value.",
-                errors=[{"loc": ["body", field], "message": "may not be null", "type": "null"}],
-            )
+            raise null_not_allowed(field)
     if "category_id" in changes:
         await category_in_community(session, thread.community_id, changes["category_id"])
     for field, value in changes.items():
