@@ -18,7 +18,7 @@ from app.communities import service as communities_service
 from app.core.auth import Actor, Role
 from app.core.errors import NotFound
 from app.forum.members import DELETED_MEMBER
-from app.forum.models import Post, Thread
+from app.forum.models import Category, Post, Thread
 from app.forum.schemas import AuthorOut
 
 STAFF_WRITER = Role.moderator
@@ -69,14 +69,23 @@ def visible_post_clause(actor: Actor) -> Any:
     return and_(visible_clause(Post, actor), thread_visible)
 
 
+def readable(model: type[Thread] | type[Post] | type[Category], actor: Actor) -> list[Any]:
+    """The conditions under which the caller may read rows of `model`: their org, for a
+    member only their community, and only what is visible to them."""
+    clauses = [model.org_id == actor.org_id]
+    if actor.is_member:
+        clauses.append(model.community_id == actor.community_id)
+    if model is Post:
+        clauses.append(visible_post_clause(actor))
+    elif model is Thread:
+        clauses.append(visible_clause(Thread, actor))
+    return clauses
+
+
 def _scoped(model: type[Thread] | type[Post], actor: Actor, object_id: uuid.UUID) -> Any:
     if not actor.is_member:
         actor.require(Role.viewer)
-    visible = visible_post_clause(actor) if model is Post else visible_clause(model, actor)
-    stmt = select(model).where(model.id == object_id, model.org_id == actor.org_id, visible)
-    if actor.is_member:
-        stmt = stmt.where(model.community_id == actor.community_id)
-    return stmt
+    return select(model).where(model.id == object_id, *readable(model, actor))
 
 
 async def load_thread(

@@ -2,7 +2,7 @@
 
 Each loader belongs to one request (and so to one caller): it reads through its own short
 session, scoped to the caller's org and, for members, to their community and what they may
-see (`access.visible_clause`). Ids come from rows the caller could already read; the scope
+see (`access.readable`). Ids come from rows the caller could already read; the scope
 is kept anyway, so a loader never widens what a caller sees.
 """
 
@@ -21,7 +21,7 @@ from app.core.auth import Actor
 from app.core.graphql import Context
 from app.core.runtime import Runtime
 from app.forum import members
-from app.forum.access import visible_clause, visible_post_clause
+from app.forum.access import readable
 from app.forum.models import Category, Post, Thread
 
 Loader = DataLoader[uuid.UUID, Any]
@@ -33,17 +33,6 @@ async def loader(
     """The request's loader called `name`, made for the request's caller on first use."""
     actor = await info.context.actor()
     return info.context.loader(name, lambda runtime: factory(runtime, actor))
-
-
-def _in_scope(model: type[Thread] | type[Post] | type[Category], actor: Actor) -> list[Any]:
-    clauses = [model.org_id == actor.org_id]
-    if actor.is_member:
-        clauses.append(model.community_id == actor.community_id)
-    if model is Post:
-        clauses.append(visible_post_clause(actor))
-    elif model is Thread:
-        clauses.append(visible_clause(model, actor))
-    return clauses
 
 
 def _by_id(runtime: Runtime, query: Callable[[list[uuid.UUID]], Any]) -> Loader:
@@ -63,7 +52,7 @@ def posts_by_id(runtime: Runtime, actor: Actor) -> Loader:
         runtime,
         lambda ids: (
             select(Post)
-            .where(Post.id.in_(ids), *_in_scope(Post, actor))
+            .where(Post.id.in_(ids), *readable(Post, actor))
             .options(joinedload(Post.author_member))
         ),
     )
@@ -75,7 +64,7 @@ def threads_by_id(runtime: Runtime, actor: Actor) -> Loader:
         runtime,
         lambda ids: (
             select(Thread)
-            .where(Thread.id.in_(ids), *_in_scope(Thread, actor))
+            .where(Thread.id.in_(ids), *readable(Thread, actor))
             .options(joinedload(Thread.author_member))
         ),
     )
@@ -84,7 +73,7 @@ def threads_by_id(runtime: Runtime, actor: Actor) -> Loader:
 def categories_by_id(runtime: Runtime, actor: Actor) -> Loader:
     return _by_id(
         runtime,
-        lambda ids: select(Category).where(Category.id.in_(ids), *_in_scope(Category, actor)),
+        lambda ids: select(Category).where(Category.id.in_(ids), *readable(Category, actor)),
     )
 
 
