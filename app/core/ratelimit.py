@@ -71,9 +71,6 @@ class RateLimiter:
             retry_after=retry_after,
         )
 
-    async def reset(self) -> None:
-        await self._storage.reset()
-
     async def close(self) -> None:
         # Redis-backed storages hold a connection pool; the memory storage has a timer task.
         closer = getattr(self._storage, "aclose", None) or getattr(self._storage, "close", None)
