@@ -69,7 +69,7 @@ async def test_metrics_use_route_templates_not_raw_paths(
 
 
 async def test_metrics_count_job_outcomes(client: httpx.AsyncClient, org: Org) -> None:
-    labels = {"job": "dispatch_event", "outcome": "ok"}
+    labels = {"job": "dispatch_events", "outcome": "ok"}
     before = REGISTRY.get_sample_value("hearth_jobs_total", labels) or 0
     await client.post(
         "/v1/communities", json={"slug": "jobs", "name": "Jobs"}, headers=org.auth("manager")
@@ -80,7 +80,7 @@ async def test_metrics_count_job_outcomes(client: httpx.AsyncClient, org: Org) -
         await asyncio.sleep(0.05)
     assert REGISTRY.get_sample_value("hearth_jobs_total", labels) == before + 1
     text = (await client.get("/metrics")).text
-    assert 'hearth_jobs_total{job="dispatch_event",outcome="ok"}' in text
+    assert 'hearth_jobs_total{job="dispatch_events",outcome="ok"}' in text
 
 
 async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> None:

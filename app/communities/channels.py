@@ -113,7 +113,7 @@ async def create_channel(
     )
     session.add(channel)
     await flush_or_conflict(session, _name_taken(data.name))
-    events.emit(session, actor.org_id, "channel.created", _payload(channel))
+    await events.emit(session, actor.org_id, "channel.created", _payload(channel))
     return channel, signing_secret
 
 
@@ -187,7 +187,7 @@ async def update_channel(
         channel.config = _merged_config(channel, changes["config"])
     channel.updated_at = utcnow()
     await flush_or_conflict(session, _name_taken(channel.name))
-    events.emit(session, actor.org_id, "channel.updated", _payload(channel))
+    await events.emit(session, actor.org_id, "channel.updated", _payload(channel))
     return channel
 
 
@@ -201,7 +201,7 @@ async def delete_channel(session: AsyncSession, actor: Actor, channel_id: uuid.U
     }
     await session.delete(channel)
     await session.flush()
-    events.emit(session, actor.org_id, "channel.deleted", payload)
+    await events.emit(session, actor.org_id, "channel.deleted", payload)
 
 
 async def test_channel(

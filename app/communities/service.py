@@ -61,7 +61,7 @@ async def create_community(session: AsyncSession, actor: Actor, data: CommunityC
     )
     session.add(community)
     await flush_or_conflict(session, f"A community with the slug '{data.slug}' already exists.")
-    events.emit(session, actor.org_id, "community.created", _payload(community))
+    await events.emit(session, actor.org_id, "community.created", _payload(community))
     return community
 
 
@@ -149,7 +149,7 @@ async def update_community(
     await flush_or_conflict(
         session, f"A community with the slug '{community.slug}' already exists."
     )
-    events.emit(session, actor.org_id, "community.updated", _payload(community))
+    await events.emit(session, actor.org_id, "community.updated", _payload(community))
     return community
 
 
@@ -159,7 +159,7 @@ async def delete_community(session: AsyncSession, actor: Actor, community_id: uu
     payload = {"id": str(community.id), "slug": community.slug, "name": community.name}
     await session.delete(community)
     await session.flush()
-    events.emit(session, actor.org_id, "community.deleted", payload)
+    await events.emit(session, actor.org_id, "community.deleted", payload)
 
 
 async def set_member_secret(

@@ -5,6 +5,7 @@ SQLite (embedded default) and PostgreSQL (production) run the same models and mi
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, MetaData, event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -95,9 +96,8 @@ class Database:
             self.engine = _sqlite_engine(url, echo=echo, begin="BEGIN IMMEDIATE")
             self.read_engine = _sqlite_engine(url, echo=echo, begin="BEGIN")
         else:
-            self.engine = create_async_engine(
-                url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20
-            )
+            self.engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=20)
+            _ping_when_idle(self.engine, PING_AFTER_IDLE_SECONDS)
             self.read_engine = self.engine
         self._write = async_sessionmaker(self.engine, expire_on_commit=False)
         self._read = async_sessionmaker(self.read_engine, expire_on_commit=False)
@@ -109,6 +109,33 @@ class Database:
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
+
+
+# A pooled connection unused for longer than this is checked with a round trip before it is
+# handed out (a database restart or an idle timeout may have closed it). One in steady use
+# is not: under load `pool_pre_ping` would add a round trip to every transaction. If the
+# server drops a busy connection anyway, the failing statement invalidates the whole pool.
+PING_AFTER_IDLE_SECONDS = 1.0
+_IDLE_SINCE = "hearth_idle_since"
+
+
+def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)  # None: a connection just opened
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return
+        try:
+            sync_engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool discards this connection and hands out another (a fresh one if need be).
+            raise DisconnectionError("pooled connection is closed") from exc
 
 
 def _sqlite_engine(url: str, *, echo: bool, begin: str) -> AsyncEngine:

@@ -1,8 +1,10 @@
 """Domain events, written as outbox rows inside the caller's transaction.
 
-`emit()` adds one `outbox_events` row to the session and asks for `dispatch_event` after the
-commit. If that job is lost (Redis restart, worker killed), the webhooks sweep finds the row
-still undispatched and dispatches it: nothing a domain emits is lost once it is committed.
+`emit()` writes one `outbox_events` row in the caller's transaction and asks for
+`dispatch_events` after the commit. That job claims every undispatched row in batches, so a
+burst of writes costs one claim, not one per event. If the job is lost (Redis restart,
+worker killed), the webhooks sweep finds rows still undispatched and asks again: nothing a
+domain emits is lost once it is committed.
 """
 
 from __future__ import annotations
@@ -11,14 +13,14 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, cast, select, update
+from sqlalchemy import ForeignKey, Index, String, Text, cast, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core import jobs
 from app.core.db import Base, new_id, utcnow
 
-DISPATCH_JOB = "dispatch_event"
+DISPATCH_JOB = "dispatch_events"
 
 # The event catalogue: every type a webhook can subscribe to. Later domains add theirs here.
 EVENT_TYPES: dict[str, str] = {
@@ -68,42 +70,67 @@ class OutboxEvent(Base):
         return f"msg_{self.id.hex}"
 
 
-def emit(session: AsyncSession, org_id: uuid.UUID, type: str, data: dict[str, Any]) -> OutboxEvent:
+INSERT = insert(OutboxEvent.__table__)  # built once: emit() is on every write's hot path
+
+
+async def emit(session: AsyncSession, org_id: uuid.UUID, type: str, data: dict[str, Any]) -> None:
+    """Record an event in the caller's transaction; it is dispatched after the commit."""
+    await session.execute(INSERT, event_row(org_id, type, data))
+    dispatch_after_commit(session)
+
+
+def event_row(org_id: uuid.UUID, type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """An outbox row's columns, for `emit` or a statement that writes it with other rows."""
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}; add it to EVENT_TYPES")
-    event = OutboxEvent(id=new_id(), org_id=org_id, type=type, data=data, occurred_at=utcnow())
-    session.add(event)
-    jobs.defer(session, DISPATCH_JOB, str(event.id), job_id=f"{DISPATCH_JOB}:{event.id}")
-    return event
+    return {
+        "id": new_id(),
+        "org_id": org_id,
+        "type": type,
+        "data": data,
+        "occurred_at": utcnow(),
+        "dispatched_at": None,
+    }
 
 
-async def claim(session: AsyncSession, event_id: uuid.UUID) -> OutboxEvent | None:
-    """Mark one event dispatched; None if another run got there first.
+def dispatch_after_commit(session: AsyncSession) -> None:
+    # No job id: on arq a queued or running job with the same id refuses the enqueue, and a
+    # running dispatcher may already have looked. A surplus run finds nothing to claim.
+    jobs.defer(session, DISPATCH_JOB)
 
-    The conditional UPDATE is the lock: on PostgreSQL a concurrent claimer waits for this
-    transaction and then matches nothing; on SQLite writers are serialised.
+
+async def claim_batch(session: AsyncSession, limit: int) -> list[OutboxEvent]:
+    """Mark up to `limit` undispatched events dispatched and return them, oldest first.
+
+    On PostgreSQL, rows another dispatcher is claiming are skipped (SKIP LOCKED), so
+    concurrent runs take disjoint batches; the outer `dispatched_at IS NULL` keeps a row
+    from being claimed twice whatever the isolation. SQLite serialises writers.
     """
+    due = (
+        select(OutboxEvent.id)
+        .where(OutboxEvent.dispatched_at.is_(None))
+        .order_by(OutboxEvent.occurred_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
     claimed = await session.scalars(
         update(OutboxEvent)
-        .where(OutboxEvent.id == event_id, OutboxEvent.dispatched_at.is_(None))
+        .where(OutboxEvent.id.in_(due.scalar_subquery()), OutboxEvent.dispatched_at.is_(None))
         .values(dispatched_at=utcnow())
         .returning(OutboxEvent),  # claim and read in one round trip
         execution_options={"synchronize_session": False},
     )
-    return claimed.one_or_none()
+    return sorted(claimed, key=lambda event: (event.occurred_at, event.id.hex))
 
 
-async def undispatched(
-    session: AsyncSession, *, older_than: timedelta, limit: int
-) -> list[uuid.UUID]:
+async def any_undispatched(session: AsyncSession, *, older_than: timedelta) -> bool:
     cutoff = utcnow() - older_than
-    rows = await session.scalars(
+    found = await session.scalar(
         select(OutboxEvent.id)
         .where(OutboxEvent.dispatched_at.is_(None), OutboxEvent.occurred_at <= cutoff)
-        .order_by(OutboxEvent.occurred_at)
-        .limit(limit)
+        .limit(1)
     )
-    return list(rows)
+    return found is not None
 
 
 async def redact_mentions(session: AsyncSession, org_id: uuid.UUID, needle: str) -> int:

@@ -138,6 +138,14 @@ class InProcessJobQueue:
     ctx: dict[str, Any] = field(default_factory=dict)
     _queue: asyncio.Queue[JobRequest | None] = field(default_factory=asyncio.Queue)
     _pending: set[str] = field(default_factory=set)
+    # Identical requests, by (name, args), run one at a time and wait at most once: a
+    # request arriving while an identical one waits is dropped (the waiting one will do the
+    # same work), and one arriving while an identical one runs is held until it ends (the
+    # running one may already have looked). A burst of writes then costs a few outbox
+    # dispatches, each claiming a batch, not one per write.
+    _waiting: set[tuple[str, tuple[Any, ...]]] = field(default_factory=set)
+    _running: set[tuple[str, tuple[Any, ...]]] = field(default_factory=set)
+    _held: dict[tuple[str, tuple[Any, ...]], JobRequest] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _timers: set[asyncio.TimerHandle] = field(default_factory=set)
     _closed: bool = False
@@ -160,12 +168,19 @@ class InProcessJobQueue:
             return
         if name not in self.functions:
             raise LookupError(f"no job function named {name!r}")
+        key = (name, args)
+        if not defer_by and key in self._waiting:
+            return
         if job_id is not None:
             if job_id in self._pending:
                 return
             self._pending.add(job_id)
         request = JobRequest(name, args, job_id, None)
-        if defer_by:
+        if not defer_by:
+            self._waiting.add(key)
+        if not defer_by and key in self._running:
+            self._held[key] = request
+        elif defer_by:
             loop = asyncio.get_running_loop()
             handle: asyncio.TimerHandle | None = None
 
@@ -180,11 +195,20 @@ class InProcessJobQueue:
 
     async def _work(self) -> None:
         while (request := await self._queue.get()) is not None:
+            key = (request.name, request.args)
+            self._waiting.discard(key)
             if request.job_id is not None:
                 self._pending.discard(request.job_id)
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(self.job_timeout):
-                    await run_job(self.functions[request.name], self.ctx, *request.args)
+            self._running.add(key)
+            try:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(self.job_timeout):
+                        await run_job(self.functions[request.name], self.ctx, *request.args)
+            finally:
+                self._running.discard(key)
+                held = self._held.pop(key, None)
+                if held is not None and not self._closed:
+                    self._queue.put_nowait(held)
 
     async def _loop(self, function: JobFunction, every: float) -> None:
         while True:

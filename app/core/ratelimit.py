@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import structlog
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 
 from app.core.errors import TooManyRequests
@@ -25,7 +25,11 @@ class RateLimiter:
 
     def __init__(self, storage: Storage, rules: Mapping[str, str]) -> None:
         self._storage = storage
-        self._limiter = MovingWindowRateLimiter(storage)
+        # A sliding window counter: two counters per limit and identity, weighted, instead of
+        # a moving window's one entry per request. Constant memory per member, and no
+        # per-key expiry sweeps (the memory storage's moving window hops to a thread for
+        # every key it expires, several times per request under load).
+        self._limiter = SlidingWindowCounterRateLimiter(storage)
         self.rules = {name: parse_many(text) for name, text in rules.items()}
 
     @classmethod

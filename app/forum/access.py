@@ -57,7 +57,13 @@ def visible_clause(model: type[Thread] | type[Post], actor: Actor) -> Any:
     """What a caller may read: staff everything, members visible rows and their own."""
     if not actor.is_member:
         return True
-    return or_(model.status == "visible", model.author_member_id == actor.member_id)
+    return visible_to_member(model, actor.member_id)
+
+
+def visible_to_member(columns: Any, member_id: Any) -> Any:
+    """Visible rows and the member's own. `columns` is a model or its table's `.c`, and
+    `member_id` may be a bind parameter, for statements built once (see posts.py)."""
+    return or_(columns.status == "visible", columns.author_member_id == member_id)
 
 
 def visible_post_clause(actor: Actor) -> Any:

@@ -171,7 +171,7 @@ async def join(
     member = Member(org_id=org_id, community_id=community_id, external_id=sub, display_name=name)
     session.add(member)
     await session.flush()
-    events.emit(session, org_id, "member.joined", to_out(member).model_dump(mode="json"))
+    await events.emit(session, org_id, "member.joined", to_out(member).model_dump(mode="json"))
     return member
 
 
@@ -216,9 +216,22 @@ async def fresh_standing(session: AsyncSession, actor: Actor) -> Actor:
             ).where(Member.id == actor.member_id)
         )
     ).one_or_none()
-    if row is None or row.erased_at is not None:
+    if row is None:
+        return with_standing(actor, None, None, None, None)
+    return with_standing(actor, row.status, row.status_until, row.status_reason, row.erased_at)
+
+
+def with_standing(
+    actor: Actor,
+    status: str | None,
+    until: datetime | None,
+    reason: str | None,
+    erased_at: datetime | None,
+) -> Actor:
+    """The member with their stored conduct; 401 when the member is gone or erased."""
+    if status is None or erased_at is not None:
         raise Unauthenticated("This member's data has been erased; sign in again.")
-    return replace(actor, standing=Standing(row.status, row.status_until, row.status_reason))
+    return replace(actor, standing=Standing(status, until, reason))
 
 
 def ensure_may_write(actor: Actor) -> None:

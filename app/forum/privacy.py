@@ -118,7 +118,7 @@ async def erase_member(
     await events.redact_mentions(session, actor.org_id, str(member.id))
     await webhooks_service.redact_payloads(session, actor.org_id, str(member.id))
     forget_member_tokens(session, member.id)  # this replica stops trusting their tokens now
-    events.emit(
+    await events.emit(
         session,
         actor.org_id,
         "member.erased",

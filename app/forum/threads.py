@@ -81,8 +81,8 @@ async def create_thread(
     await session.flush()
     attach_byline(thread, actor)
     attach_byline(opening, actor)
-    events.emit(session, actor.org_id, "thread.created", event_payload(thread))
-    events.emit(session, actor.org_id, "post.created", event_payload(opening))
+    await events.emit(session, actor.org_id, "thread.created", event_payload(thread))
+    await events.emit(session, actor.org_id, "post.created", event_payload(opening))
     return thread
 
 
@@ -147,5 +147,5 @@ async def update_thread(
         setattr(thread, field, value)
     thread.updated_at = utcnow()
     await session.flush()
-    events.emit(session, actor.org_id, "thread.updated", event_payload(thread))
+    await events.emit(session, actor.org_id, "thread.updated", event_payload(thread))
     return thread

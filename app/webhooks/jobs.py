@@ -15,9 +15,9 @@ def _runtime(ctx: dict[str, Any]) -> Runtime:
     return ctx["runtime"]
 
 
-async def dispatch_event(ctx: dict[str, Any], event_id: str) -> int:
-    """Fan an outbox event out to the endpoints subscribed to it."""
-    return await engine.dispatch(_runtime(ctx), uuid.UUID(event_id))
+async def dispatch_events(ctx: dict[str, Any]) -> dict[str, int]:
+    """Fan every undispatched outbox event out to the endpoints subscribed to it."""
+    return await engine.dispatch(_runtime(ctx))
 
 
 async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> str:
@@ -26,14 +26,14 @@ async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> str:
 
 
 async def sweep_webhooks(ctx: dict[str, Any]) -> dict[str, int]:
-    """Re-enqueue undispatched events and due or stuck deliveries."""
-    events, deliveries = await engine.sweep(_runtime(ctx))
-    return {"events": events, "deliveries": deliveries}
+    """Ask for a dispatch when events wait, and re-enqueue due or stuck deliveries."""
+    dispatch_asked, deliveries = await engine.sweep(_runtime(ctx))
+    return {"dispatch_asked": dispatch_asked, "deliveries": deliveries}
 
 
 def _sweep_interval(settings: Settings) -> int:
     return settings.sweep_interval_seconds
 
 
-JOBS = [dispatch_event, deliver_webhook]
+JOBS = [dispatch_events, deliver_webhook]
 PERIODIC = [Periodic(sweep_webhooks, _sweep_interval)]

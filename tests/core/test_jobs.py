@@ -44,6 +44,38 @@ async def test_jobs_run_with_their_arguments_and_dedupe_by_id() -> None:
     assert calls == [("a",), ("b",)]
 
 
+async def test_identical_jobs_run_one_at_a_time_and_a_request_during_a_run_is_kept() -> None:
+    """The outbox dispatch relies on this: a burst of commits costs one run at a time, and a
+    commit made while a run is under way (it may already have looked) gets a run of its own."""
+    runs, running, most_at_once = 0, 0, 0
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def drain(ctx: dict) -> None:
+        nonlocal runs, running, most_at_once
+        runs += 1
+        running += 1
+        most_at_once = max(most_at_once, running)
+        started.set()
+        await release.wait()
+        running -= 1
+
+    queue = InProcessJobQueue(functions={"drain": drain}, periodic=[], concurrency=4)
+    queue.start({"runtime": FakeRuntime()})
+    try:
+        for _ in range(5):
+            await queue.enqueue("drain")
+        await asyncio.wait_for(started.wait(), 1)
+        for _ in range(3):
+            await queue.enqueue("drain")  # the first run is under way: one more is held
+        await asyncio.sleep(0.05)
+        assert runs == 1  # four idle workers, yet the held request waits for the run
+        release.set()
+        await asyncio.sleep(0.05)
+    finally:
+        await queue.close()
+    assert (runs, most_at_once) == (2, 1)
+
+
 async def test_deferred_jobs_wait_and_unknown_jobs_are_refused() -> None:
     ran = asyncio.Event()
 

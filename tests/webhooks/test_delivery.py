@@ -9,6 +9,7 @@ import inspect
 import json
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -17,6 +18,7 @@ from prometheus_client import REGISTRY
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from app.core import events
 from app.settings import Settings
 from tests.conftest import Org, http_client, make_org, running_app
 from tests.receiver import Receiver, Reply
@@ -208,6 +210,25 @@ async def test_only_subscribed_events_of_the_own_org_are_sent(
         Webhook(everything["secret"]).verify(request.body, request.headers)
     await asyncio.sleep(0.3)
     assert receiver.received("/rival") == []
+
+
+async def test_an_endpoint_hears_only_what_happens_after_it_is_registered(
+    jobs_settings: Settings, receiver: Receiver
+) -> None:
+    """Dispatch runs a little after the commit (and later still when its job was lost); an
+    event from before the endpoint existed must not reach it then."""
+    async with running_app(jobs_settings) as app, http_client(app) as client:
+        org = await make_org(client, "Starfall Studios")
+        async with app.state.runtime.db.session() as session:
+            # Written but not yet dispatched, as when the job asking for it was lost.
+            await events.emit(session, uuid.UUID(org.id), "community.created", {"id": "old"})
+            await session.commit()
+        await register(client, org, receiver.url("/late"), ["community.created"])
+        community = await create_community(client, org)  # its dispatch claims both events
+        (only,) = await receiver.wait_for(1, "/late")
+        await asyncio.sleep(0.3)
+    assert json.loads(only.body)["data"]["id"] == community["id"]
+    assert len(receiver.received("/late")) == 1
 
 
 async def test_every_community_and_channel_change_is_an_event(
