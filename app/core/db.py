@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, MetaData, event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DisconnectionError, IntegrityError
+from sqlalchemy.exc import IntegrityError, InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -114,7 +114,7 @@ class Database:
 # A pooled connection unused for longer than this is checked with a round trip before it is
 # handed out (a database restart or an idle timeout may have closed it). One in steady use
 # is not: under load `pool_pre_ping` would add a round trip to every transaction. If the
-# server drops a busy connection anyway, the failing statement invalidates the whole pool.
+# server drops a busy connection anyway, the failing statement invalidates the pool.
 PING_AFTER_IDLE_SECONDS = 1.0
 _IDLE_SINCE = "hearth_idle_since"
 
@@ -134,8 +134,9 @@ def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
         try:
             sync_engine.dialect.do_ping(dbapi_connection)
         except Exception as exc:
-            # The pool discards this connection and hands out another (a fresh one if need be).
-            raise DisconnectionError("pooled connection is closed") from exc
+            # Most likely the server restarted: like pool_pre_ping, drop every pooled
+            # connection, and hand out a fresh one.
+            raise InvalidatePoolError("pooled connection is closed") from exc
 
 
 def _sqlite_engine(url: str, *, echo: bool, begin: str) -> AsyncEngine:

@@ -1,10 +1,11 @@
 """Domain events, written as outbox rows inside the caller's transaction.
 
 `emit()` writes one `outbox_events` row in the caller's transaction and asks for
-`dispatch_events` after the commit. That job claims every undispatched row in batches, so a
-burst of writes costs one claim, not one per event. If the job is lost (Redis restart,
-worker killed), the webhooks sweep finds rows still undispatched and asks again: nothing a
-domain emits is lost once it is committed.
+`dispatch_events` after the commit. That job claims every undispatched row in batches; the
+in-process runner coalesces the requests of a burst of writes into one run, and on arq the
+surplus runs find nothing left to claim. If the job is lost (Redis restart, worker killed),
+the webhooks sweep finds rows still undispatched and asks again: nothing a domain emits is
+lost once it is committed.
 """
 
 from __future__ import annotations

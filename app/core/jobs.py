@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -143,8 +144,8 @@ class InProcessJobQueue:
     # same work), and one arriving while an identical one runs is held until it ends (the
     # running one may already have looked). A burst of writes then costs a few outbox
     # dispatches, each claiming a batch, not one per write.
-    _waiting: set[tuple[str, tuple[Any, ...]]] = field(default_factory=set)
-    _running: set[tuple[str, tuple[Any, ...]]] = field(default_factory=set)
+    _waiting: dict[tuple[str, tuple[Any, ...]], JobRequest] = field(default_factory=dict)
+    _running: Counter[tuple[str, tuple[Any, ...]]] = field(default_factory=Counter)
     _held: dict[tuple[str, tuple[Any, ...]], JobRequest] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _timers: set[asyncio.TimerHandle] = field(default_factory=set)
@@ -177,8 +178,8 @@ class InProcessJobQueue:
             self._pending.add(job_id)
         request = JobRequest(name, args, job_id, None)
         if not defer_by:
-            self._waiting.add(key)
-        if not defer_by and key in self._running:
+            self._waiting[key] = request
+        if not defer_by and self._running[key]:
             self._held[key] = request
         elif defer_by:
             loop = asyncio.get_running_loop()
@@ -196,19 +197,22 @@ class InProcessJobQueue:
     async def _work(self) -> None:
         while (request := await self._queue.get()) is not None:
             key = (request.name, request.args)
-            self._waiting.discard(key)
+            if self._waiting.get(key) is request:  # not a deferred one firing
+                del self._waiting[key]
             if request.job_id is not None:
                 self._pending.discard(request.job_id)
-            self._running.add(key)
+            self._running[key] += 1
             try:
                 with contextlib.suppress(Exception):
                     async with asyncio.timeout(self.job_timeout):
                         await run_job(self.functions[request.name], self.ctx, *request.args)
             finally:
-                self._running.discard(key)
-                held = self._held.pop(key, None)
-                if held is not None and not self._closed:
-                    self._queue.put_nowait(held)
+                self._running[key] -= 1
+                if not self._running[key]:
+                    del self._running[key]
+                    held = self._held.pop(key, None)
+                    if held is not None and not self._closed:
+                        self._queue.put_nowait(held)
 
     async def _loop(self, function: JobFunction, every: float) -> None:
         while True:

@@ -64,8 +64,10 @@ class RateLimiter:
                 raise self._refused(rule, limit, await self._retry_after(limit, rule, *identity))
 
     async def _retry_after(self, limit: RateLimitItem, *identity: str) -> int:
-        reset_at, _remaining = await self._limiter.get_window_stats(limit, *identity)
-        return max(1, math.ceil(reset_at - time.time()))
+        counts = await self._storage.get_sliding_window(  # type: ignore[attr-defined]
+            limit.key_for(*identity), limit.get_expiry()
+        )
+        return retry_after(limit.amount, limit.get_expiry(), counts[0], counts[2], time.time())
 
     @staticmethod
     def _refused(rule: str, limit: RateLimitItem, retry_after: int) -> TooManyRequests:
@@ -82,6 +84,25 @@ class RateLimiter:
             result = closer()
             if hasattr(result, "__await__"):
                 await result
+
+
+def retry_after(allowed: int, window: int, previous: int, current: int, now: float) -> int:
+    """Whole seconds until a sliding window counter takes one more request.
+
+    The counter weighs the previous window by how much of it still overlaps the last
+    `window` seconds: `previous * left / window + current`, with `left` the seconds left of
+    the current window (windows are aligned to multiples of their length). A request passes
+    while that stays under `allowed`; when the current window is full, only the next one,
+    once enough of this one has slid out, takes it.
+    """
+    left = window - now % window
+    if current >= allowed:
+        wait = left + window * (1 - allowed / current)
+    elif previous:
+        wait = left - window * (allowed - current) / previous
+    else:
+        wait = 0.0
+    return max(1, math.floor(wait) + 1)  # strictly after: at `wait` the count is still full
 
 
 def ip_bucket(ip: str) -> str:

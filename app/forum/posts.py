@@ -111,8 +111,13 @@ def _prefixed_insert(table: Any, prefix: str) -> Any:
     return insert(table).values({c.name: bindparam(prefix + c.name, type_=c.type) for c in table.c})
 
 
-# On PostgreSQL the post, the thread's counters and the outbox row go in one statement,
-# one round trip instead of three (data-modifying CTEs; SQLite runs them one by one).
+# On PostgreSQL the post, the thread's counters and the outbox row go in one statement
+# (data-modifying CTEs), one round trip instead of three, and the thread's row lock, which
+# concurrent replies queue on, is held only until the commit right after. The new post's
+# foreign keys are checked at the end of that statement, after the thread is locked: the
+# post it replies to is therefore locked before (see _ensure_in_thread), like every writer
+# that takes a post and its thread. A community or org deleted at that very moment can make
+# PostgreSQL pick one of the two as a deadlock victim: a 503 to send again.
 _REPLY_IN_ONE_STATEMENT = _prefixed_insert(OutboxEvent.__table__, "event_").add_cte(
     _prefixed_insert(Post.__table__, "post_").cte("new_post"),
     _BUMP_FOR_REPLY.cte("bumped_thread"),
@@ -143,8 +148,6 @@ async def create_post(
     attach_byline(post, actor)
     event = events.event_row(actor.org_id, "post.created", event_payload(post))
     bump = {"target": thread.id, "new_post": post.id, "posted_at": post.created_at}
-    if actor.is_staff:
-        await inbox.resolve_for_thread(session, thread.id, by_key_id=actor.key_id)
     if session.get_bind().dialect.name == "postgresql":
         params = {f"post_{k}": v for k, v in row.items()}
         params.update({f"event_{k}": v for k, v in event.items()}, **bump)
@@ -152,7 +155,9 @@ async def create_post(
     else:
         await session.execute(_INSERT_POST, row)
         await session.execute(events.INSERT, event)
-        await session.execute(_BUMP_FOR_REPLY, bump)  # last: the thread's row lock
+        await session.execute(_BUMP_FOR_REPLY, bump)
+    if actor.is_staff:  # after the thread, like every writer that touches both
+        await inbox.resolve_for_thread(session, thread.id, by_key_id=actor.key_id)
     events.dispatch_after_commit(session)
     return post
 
@@ -237,8 +242,13 @@ async def bump(
 async def _ensure_in_thread(
     session: AsyncSession, thread_id: uuid.UUID, post_id: uuid.UUID
 ) -> None:
+    # Key-share locked: the reply's foreign key would take this lock anyway, but only at the
+    # end of the write, after the thread's row lock; taken here it comes first, in the
+    # post-then-thread order reactions, edits and accepted answers use.
     found = await session.scalar(
-        select(Post.id).where(Post.id == post_id, Post.thread_id == thread_id)
+        select(Post.id)
+        .where(Post.id == post_id, Post.thread_id == thread_id)
+        .with_for_update(key_share=True)
     )
     if found is None:
         raise RuleViolation(

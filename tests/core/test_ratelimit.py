@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from app.core.ratelimit import RateLimiter, ip_bucket
+import asyncio
+
+import pytest
+from limits.aio.storage import MemoryStorage
+
+from app.core.errors import TooManyRequests
+from app.core.ratelimit import RateLimiter, ip_bucket, retry_after
 from tests.conftest import make_settings
 
 
@@ -24,5 +30,30 @@ async def test_an_unreachable_redis_lets_writes_through() -> None:
     try:
         for _ in range(3):
             await limiter.hit("member_posts", "member-1")  # no 429, no exception
+    finally:
+        await limiter.close()
+
+
+def test_retry_after_waits_until_the_sliding_window_takes_one_more() -> None:
+    # 10/minute, 10 posts 5 s into a window: the next window first weighs them fully, so
+    # the wait runs past its start (a naive "when this window ends" would say 55 s).
+    assert retry_after(10, 60, previous=0, current=10, now=65.0) == 56
+    # 10 in the previous window and 5 in this one, half way through: 10 * 30/60 + 5 = 10
+    # is full; a second later 9.8 is not.
+    assert retry_after(10, 60, previous=10, current=5, now=90.0) == 1
+    # 10 before and 3 now, 10 s in: 10 * 50/60 + 3 = 11.3; under 10 once 7/10 of the
+    # previous window weighs in, 8 s later.
+    assert retry_after(10, 60, previous=10, current=3, now=70.0) == 9
+
+
+async def test_retrying_after_retry_after_is_let_through() -> None:
+    limiter = RateLimiter(MemoryStorage(), {"member_posts": "2/second"})
+    try:
+        for _ in range(2):
+            await limiter.hit("member_posts", "member-1")
+        with pytest.raises(TooManyRequests) as refused:
+            await limiter.hit("member_posts", "member-1")
+        await asyncio.sleep(int(refused.value.headers["Retry-After"]))
+        await limiter.hit("member_posts", "member-1")  # no 429
     finally:
         await limiter.close()
