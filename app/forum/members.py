@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Row, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -212,26 +212,22 @@ async def fresh_standing(session: AsyncSession, actor: Actor) -> Actor:
     row = (
         await session.execute(
             select(
-                Member.status, Member.status_until, Member.status_reason, Member.erased_at
+                Member.status.label("member_status"),
+                Member.status_until,
+                Member.status_reason,
+                Member.erased_at,
             ).where(Member.id == actor.member_id)
         )
     ).one_or_none()
-    if row is None:
-        return with_standing(actor, None, None, None, None)
-    return with_standing(actor, row.status, row.status_until, row.status_reason, row.erased_at)
+    return with_standing(actor, row)
 
 
-def with_standing(
-    actor: Actor,
-    status: str | None,
-    until: datetime | None,
-    reason: str | None,
-    erased_at: datetime | None,
-) -> Actor:
-    """The member with their stored conduct; 401 when the member is gone or erased."""
-    if status is None or erased_at is not None:
+def with_standing(actor: Actor, row: Row[Any] | None) -> Actor:
+    """The member with their conduct as stored (`row`: member_status, status_until,
+    status_reason, erased_at); 401 when the member is gone or erased."""
+    if row is None or row.member_status is None or row.erased_at is not None:
         raise Unauthenticated("This member's data has been erased; sign in again.")
-    return replace(actor, standing=Standing(status, until, reason))
+    return replace(actor, standing=Standing(row.member_status, row.status_until, row.status_reason))
 
 
 def ensure_may_write(actor: Actor) -> None:

@@ -211,9 +211,7 @@ async def _reply_target(
         await fresh_standing(session, actor)  # an erased member hears that first
         raise NotFound("No such thread.")
     if actor.is_member:
-        actor = with_standing(
-            actor, row.member_status, row.status_until, row.status_reason, row.erased_at
-        )
+        actor = with_standing(actor, row)
     return row, actor
 
 
