@@ -19,7 +19,7 @@ from app.core.logging import configure_logging
 from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.core.runtime import Runtime, new_http_client
 from app.forum import members
-from app.forum.rest import router as forum_router
+from app.forum.rest import routers as forum_routers
 from app.graphql import schema
 from app.ops.rest import router as ops_router
 from app.orgs import service as orgs_service
@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(RequestContextMiddleware)  # outermost: sees every response
-    routers = (ops_router, orgs_router, communities_router, forum_router, webhooks_router)
+    routers = (ops_router, orgs_router, communities_router, *forum_routers, webhooks_router)
     for router in routers:
         app.include_router(router)
     graphql = GraphQLRouter(

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
-from app.core.errors import Conflict
+from app.core.errors import Conflict, ServiceUnavailable
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -71,6 +71,18 @@ async def flush_or_conflict(session: AsyncSession, message: str) -> None:
         await session.flush()
     except IntegrityError as exc:
         raise Conflict(message) from exc
+
+
+# PostgreSQL's deadlock victim and serialization failure: nothing was written, and the same
+# request sent again normally succeeds.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def retry_later() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "This request collided with a simultaneous change and was undone; send it again.",
+        headers={"Retry-After": "1"},
+    )
 
 
 def utcnow() -> datetime:

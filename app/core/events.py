@@ -11,6 +11,8 @@ lost once it is committed.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,18 +60,6 @@ class OutboxEvent(Base):
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     dispatched_at: Mapped[datetime | None]
 
-    def envelope(self) -> dict[str, Any]:
-        """The body receivers get: `{type, timestamp, data}`."""
-        return {
-            "type": self.type,
-            "timestamp": self.occurred_at.isoformat().replace("+00:00", "Z"),
-            "data": self.data,
-        }
-
-    @property
-    def message_id(self) -> str:
-        return f"msg_{self.id.hex}"
-
 
 INSERT = insert(OutboxEvent.__table__)  # built once: emit() is on every write's hot path
 
@@ -100,7 +90,33 @@ def dispatch_after_commit(session: AsyncSession) -> None:
     jobs.defer(session, DISPATCH_JOB)
 
 
-async def claim_batch(session: AsyncSession, limit: int) -> list[OutboxEvent]:
+@dataclass(frozen=True)
+class ClaimedEvent:
+    """An event taken for dispatch, without its data: most events have no subscriber, and
+    their data is never read (see `load_data`)."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    type: str
+    occurred_at: datetime
+
+    @property
+    def message_id(self) -> str:
+        return f"msg_{self.id.hex}"
+
+    def envelope(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The body receivers get: `{type, timestamp, data}`."""
+        return {
+            "type": self.type,
+            "timestamp": self.occurred_at.isoformat().replace("+00:00", "Z"),
+            "data": data,
+        }
+
+
+_outbox = OutboxEvent.__table__.c
+
+
+async def claim_batch(session: AsyncSession, limit: int) -> list[ClaimedEvent]:
     """Mark up to `limit` undispatched events dispatched and return them, oldest first.
 
     On PostgreSQL, rows another dispatcher is claiming are skipped (SKIP LOCKED), so
@@ -108,20 +124,33 @@ async def claim_batch(session: AsyncSession, limit: int) -> list[OutboxEvent]:
     from being claimed twice whatever the isolation. SQLite serialises writers.
     """
     due = (
-        select(OutboxEvent.id)
-        .where(OutboxEvent.dispatched_at.is_(None))
-        .order_by(OutboxEvent.occurred_at)
+        select(_outbox.id)
+        .where(_outbox.dispatched_at.is_(None))
+        .order_by(_outbox.occurred_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    claimed = await session.scalars(
-        update(OutboxEvent)
-        .where(OutboxEvent.id.in_(due.scalar_subquery()), OutboxEvent.dispatched_at.is_(None))
+    claimed = await session.execute(
+        update(OutboxEvent.__table__)
+        .where(_outbox.id.in_(due.scalar_subquery()), _outbox.dispatched_at.is_(None))
         .values(dispatched_at=utcnow())
-        .returning(OutboxEvent),  # claim and read in one round trip
-        execution_options={"synchronize_session": False},
+        # claim and read in one round trip
+        .returning(_outbox.id, _outbox.org_id, _outbox.type, _outbox.occurred_at)
     )
-    return sorted(claimed, key=lambda event: (event.occurred_at, event.id.hex))
+    batch = [ClaimedEvent(*row) for row in claimed]
+    return sorted(batch, key=lambda event: (event.occurred_at, event.id.hex))
+
+
+async def load_data(
+    session: AsyncSession, batch: Sequence[ClaimedEvent]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """The data of claimed events, by id."""
+    if not batch:
+        return {}
+    rows = await session.execute(
+        select(_outbox.id, _outbox.data).where(_outbox.id.in_([event.id for event in batch]))
+    )
+    return {event_id: data for event_id, data in rows}
 
 
 async def any_undispatched(session: AsyncSession, *, older_than: timedelta) -> bool:

@@ -17,16 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import __version__
 from app.core.auth import Actor, Authenticator, forgets
 from app.core.cache import TTLCache
-from app.core.db import Database
-from app.core.errors import ServiceUnavailable
+from app.core.db import RETRYABLE_SQLSTATES, Database, retry_later
 from app.core.jobs import JobQueue, enqueue_all, take_deferred
 from app.core.outbound import OutboundPolicy
 from app.core.ratelimit import RateLimiter
 from app.settings import Settings
-
-# PostgreSQL's deadlock victim and serialization failure: nothing was written, and the same
-# request sent again normally succeeds.
-_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 
 
 @dataclass
@@ -52,15 +47,14 @@ class Runtime:
         async with self.db.session() as session:
             try:
                 yield session
-                await session.commit()
+                # Nothing to commit when the call did not use the session (e.g. a reply on
+                # PostgreSQL, written through app.core.statements).
+                if session.in_transaction():
+                    await session.commit()
             except DBAPIError as exc:
                 await session.rollback()
-                if getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
-                    raise ServiceUnavailable(
-                        "This request collided with a simultaneous change and was undone;"
-                        " send it again.",
-                        headers={"Retry-After": "1"},
-                    ) from exc
+                if getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+                    raise retry_later() from exc
                 raise
             except BaseException:
                 await session.rollback()

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -25,6 +25,7 @@ from app.core.auth import Actor, Role
 from app.core.db import utcnow
 from app.core.errors import NotFound, RuleViolation, null_not_allowed
 from app.core.pagination import PageParams, Window, paginate
+from app.core.statements import Prebuilt
 from app.core.text import NEGATIVE_FROM, POSITIVE_FROM
 from app.forum.access import ensure_community
 from app.forum.models import InboxItem, Thread
@@ -60,16 +61,28 @@ def open_item(session: AsyncSession, thread: Thread, sentiment_score: float) -> 
     return item
 
 
+_items = InboxItem.__table__.c
+RESOLVE_FOR_THREAD = Prebuilt(
+    update(InboxItem.__table__)
+    .where(_items.thread_id == bindparam("answered_thread"), _items.status == "open")
+    .values(
+        status="answered",
+        resolved_at=bindparam("now"),
+        resolved_by_key_id=bindparam("resolver"),
+        updated_at=bindparam("now"),
+    )
+)
+
+
+def resolve_params(thread_id: uuid.UUID, by_key_id: uuid.UUID | None) -> dict[str, Any]:
+    """A staff reply or an accepted answer takes the question out of the inbox."""
+    return {"answered_thread": thread_id, "resolver": by_key_id, "now": utcnow()}
+
+
 async def resolve_for_thread(
     session: AsyncSession, thread_id: uuid.UUID, *, by_key_id: uuid.UUID | None
 ) -> None:
-    """A staff reply or an accepted answer takes the question out of the inbox."""
-    now = utcnow()
-    await session.execute(
-        update(InboxItem)
-        .where(InboxItem.thread_id == thread_id, InboxItem.status == "open")
-        .values(status="answered", resolved_at=now, resolved_by_key_id=by_key_id, updated_at=now)
-    )
+    await session.execute(RESOLVE_FOR_THREAD.statement, resolve_params(thread_id, by_key_id))
 
 
 async def rerank(

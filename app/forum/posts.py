@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -18,13 +18,13 @@ from app.core.errors import Conflict, Forbidden, NotFound, RuleViolation, Valida
 from app.core.events import OutboxEvent
 from app.core.pagination import PageParams, Window, paginate
 from app.core.ratelimit import RateLimiter, ip_bucket
+from app.core.statements import Prebuilt, Runner, statements
 from app.core.text import render_markdown, sentiment
 from app.forum import inbox
 from app.forum.access import (
     is_author,
     load_post,
     load_thread,
-    readable,
     require_writer,
     visible_clause,
     visible_to_member,
@@ -49,13 +49,14 @@ async def guard_member_write(actor: Actor, limiter: RateLimiter, rule: str | Non
 
 def post_row(
     actor: Actor,
-    thread: Thread | Row[Any],
+    thread: Thread | Any,
     body: str,
     *,
     reply_to: uuid.UUID | None = None,
     at: datetime | None = None,
 ) -> dict[str, Any]:
-    """A new post's columns, rendered and scored once, here, at write time."""
+    """A new post's columns, rendered and scored once, here, at write time. `thread` is
+    the model or a row with its id, org_id and community_id."""
     mood = sentiment(body)
     return {
         "id": new_id(),
@@ -91,10 +92,12 @@ def build_post(
     return Post(**post_row(actor, thread, body, reply_to=reply_to, at=at))
 
 
-# Replying is the forum's hottest write, so its statements are built once and run as Core
-# statements: no unit-of-work flush, no per-request expression building.
-_INSERT_POST = insert(Post.__table__)
+# Replying is the forum's hottest write. Its statements are built once and run through
+# `statements()`: on PostgreSQL straight on the driver, with no session or ORM machinery.
 _threads = Thread.__table__.c
+_members = Member.__table__.c
+_posts = Post.__table__.c
+_INSERT_POST = insert(Post.__table__)
 _BUMP_FOR_REPLY = (
     update(Thread.__table__)
     .where(_threads.id == bindparam("target"))
@@ -115,57 +118,22 @@ def _prefixed_insert(table: Any, prefix: str) -> Any:
 # (data-modifying CTEs), one round trip instead of three, and the thread's row lock, which
 # concurrent replies queue on, is held only until the commit right after. The new post's
 # foreign keys are checked at the end of that statement, after the thread is locked: the
-# post it replies to is therefore locked before (see _ensure_in_thread), like every writer
+# post it replies to is therefore locked before (see _REPLY_TO_IN_THREAD), like every writer
 # that takes a post and its thread. A community or org deleted at that very moment can make
 # PostgreSQL pick one of the two as a deadlock victim: a 503 to send again.
-_REPLY_IN_ONE_STATEMENT = _prefixed_insert(OutboxEvent.__table__, "event_").add_cte(
-    _prefixed_insert(Post.__table__, "post_").cte("new_post"),
-    _BUMP_FOR_REPLY.cte("bumped_thread"),
+_REPLY_IN_ONE_STATEMENT = Prebuilt(
+    _prefixed_insert(OutboxEvent.__table__, "event_").add_cte(
+        _prefixed_insert(Post.__table__, "post_").cte("new_post"),
+        _BUMP_FOR_REPLY.cte("bumped_thread"),
+    )
 )
+# SQLite runs the same writes one by one.
+_REPLY_STEP_BY_STEP = (Prebuilt(_INSERT_POST), Prebuilt(events.INSERT), Prebuilt(_BUMP_FOR_REPLY))
 
-
-async def create_post(
-    session: AsyncSession,
-    actor: Actor,
-    thread_id: uuid.UUID,
-    data: PostCreate,
-    *,
-    limiter: RateLimiter,
-) -> Post:
-    require_writer(actor)
-    thread, actor = await _reply_target(session, actor, thread_id)
-    if actor.is_member:
-        ensure_may_write(actor)
-        if thread.locked:
-            raise Forbidden("This thread is locked: it takes no new posts.", extra={"locked": True})
-        if thread.status != "visible":
-            raise Forbidden("This thread is not open for replies while it is under review.")
-    if data.reply_to is not None:
-        await _ensure_in_thread(session, thread.id, data.reply_to)
-    await guard_member_write(actor, limiter, "member_posts")
-    row = post_row(actor, thread, data.body, reply_to=data.reply_to)
-    post = Post(**row)  # the response's view of the row written below
-    attach_byline(post, actor)
-    event = events.event_row(actor.org_id, "post.created", event_payload(post))
-    bump = {"target": thread.id, "new_post": post.id, "posted_at": post.created_at}
-    if session.get_bind().dialect.name == "postgresql":
-        params = {f"post_{k}": v for k, v in row.items()}
-        params.update({f"event_{k}": v for k, v in event.items()}, **bump)
-        await session.execute(_REPLY_IN_ONE_STATEMENT, params)
-    else:
-        await session.execute(_INSERT_POST, row)
-        await session.execute(events.INSERT, event)
-        await session.execute(_BUMP_FOR_REPLY, bump)
-    if actor.is_staff:  # after the thread, like every writer that touches both
-        await inbox.resolve_for_thread(session, thread.id, by_key_id=actor.key_id)
-    events.dispatch_after_commit(session)
-    return post
-
-
-_members = Member.__table__.c
 # A member's reply target: the thread as the member may see it (readable() for a member,
-# with bind parameters) and the member's conduct as stored now, in one SELECT.
-_MEMBER_REPLY_TARGET = (
+# with bind parameters) and the member's conduct as stored now (their token may have been
+# checked a few seconds ago), in one SELECT.
+_MEMBER_REPLY_TARGET = Prebuilt(
     select(
         _threads.id,
         _threads.org_id,
@@ -187,13 +155,83 @@ _MEMBER_REPLY_TARGET = (
         visible_to_member(_threads, bindparam("member_id")),
     )
 )
+# Staff read every thread of their org (readable() for staff).
+_STAFF_REPLY_TARGET = Prebuilt(
+    select(
+        _threads.id, _threads.org_id, _threads.community_id, _threads.status, _threads.locked
+    ).where(_threads.id == bindparam("thread_id"), _threads.org_id == bindparam("org_id"))
+)
+# Key-share locked: the reply's foreign key would take this lock anyway, but only at the end
+# of the write, after the thread's row lock; taken here it comes first, in the
+# post-then-thread order reactions, edits and accepted answers use.
+_REPLY_TO_IN_THREAD = Prebuilt(
+    select(_posts.id)
+    .where(_posts.id == bindparam("post_id"), _posts.thread_id == bindparam("thread_id"))
+    .with_for_update(key_share=True)
+)
+
+
+_NOT_IN_THREAD = {"loc": ["body", "reply_to"], "message": "not in this thread", "type": "ref"}
+
+
+async def create_post(
+    session: AsyncSession,
+    actor: Actor,
+    thread_id: uuid.UUID,
+    data: PostCreate,
+    *,
+    limiter: RateLimiter,
+) -> Post:
+    require_writer(actor)
+    # On PostgreSQL a plain member reply is one read and one write statement, and needs no
+    # transaction around them (see statements()); a reply to a post holds that post's lock
+    # until the write, and a staff reply writes the inbox too.
+    one_write = data.reply_to is None and actor.is_member
+    async with statements(session, transaction=not one_write) as run:
+        thread, actor = await _reply_target(session, run, actor, thread_id)
+        if actor.is_member:
+            ensure_may_write(actor)
+            if thread.locked:
+                raise Forbidden(
+                    "This thread is locked: it takes no new posts.", extra={"locked": True}
+                )
+            if thread.status != "visible":
+                raise Forbidden("This thread is not open for replies while it is under review.")
+        if data.reply_to is not None:
+            found = await run.first(
+                _REPLY_TO_IN_THREAD, {"post_id": data.reply_to, "thread_id": thread.id}
+            )
+            if found is None:
+                raise RuleViolation(
+                    "reply_to must be a post of the same thread.", errors=[_NOT_IN_THREAD]
+                )
+        await guard_member_write(actor, limiter, "member_posts")
+        row = post_row(actor, thread, data.body, reply_to=data.reply_to)
+        post = Post(**row)  # the response's view of the row written below
+        attach_byline(post, actor)
+        event = events.event_row(actor.org_id, "post.created", event_payload(post))
+        bump = {"target": thread.id, "new_post": post.id, "posted_at": post.created_at}
+        if run.dialect_name == "postgresql":
+            params = {f"post_{k}": v for k, v in row.items()}
+            params.update({f"event_{k}": v for k, v in event.items()}, **bump)
+            await run.execute(_REPLY_IN_ONE_STATEMENT, params)
+        else:
+            insert_post, insert_event, bump_thread = _REPLY_STEP_BY_STEP
+            await run.execute(insert_post, row)
+            await run.execute(insert_event, event)
+            await run.execute(bump_thread, bump)
+        if actor.is_staff:  # after the thread, like every writer that touches both
+            await run.execute(
+                inbox.RESOLVE_FOR_THREAD, inbox.resolve_params(thread.id, actor.key_id)
+            )
+    events.dispatch_after_commit(session)
+    return post
 
 
 async def _reply_target(
-    session: AsyncSession, actor: Actor, thread_id: uuid.UUID
-) -> tuple[Row[Any], Actor]:
-    """The thread a reply goes to and, for a member, their conduct as stored now (their
-    token may have been checked a few seconds ago)."""
+    session: AsyncSession, run: Runner, actor: Actor, thread_id: uuid.UUID
+) -> tuple[Any, Actor]:
+    """The thread a reply goes to and, for a member, their conduct as stored now."""
     if actor.is_member:
         params = {
             "thread_id": thread_id,
@@ -201,12 +239,9 @@ async def _reply_target(
             "community_id": actor.community_id,
             "member_id": actor.member_id,
         }
-        row = (await session.execute(_MEMBER_REPLY_TARGET, params)).one_or_none()
+        row = await run.first(_MEMBER_REPLY_TARGET, params)
     else:
-        stmt = select(
-            Thread.id, Thread.org_id, Thread.community_id, Thread.status, Thread.locked
-        ).where(Thread.id == thread_id, *readable(Thread, actor))
-        row = (await session.execute(stmt)).one_or_none()
+        row = await run.first(_STAFF_REPLY_TARGET, {"thread_id": thread_id, "org_id": actor.org_id})
     if row is None:
         await fresh_standing(session, actor)  # an erased member hears that first
         raise NotFound("No such thread.")
@@ -235,24 +270,6 @@ async def bump(
             score=Thread.score + replies + reactions,
         )
     )
-
-
-async def _ensure_in_thread(
-    session: AsyncSession, thread_id: uuid.UUID, post_id: uuid.UUID
-) -> None:
-    # Key-share locked: the reply's foreign key would take this lock anyway, but only at the
-    # end of the write, after the thread's row lock; taken here it comes first, in the
-    # post-then-thread order reactions, edits and accepted answers use.
-    found = await session.scalar(
-        select(Post.id)
-        .where(Post.id == post_id, Post.thread_id == thread_id)
-        .with_for_update(key_share=True)
-    )
-    if found is None:
-        raise RuleViolation(
-            "reply_to must be a post of the same thread.",
-            errors=[{"loc": ["body", "reply_to"], "message": "not in this thread", "type": "ref"}],
-        )
 
 
 async def list_posts(

@@ -1,13 +1,14 @@
-"""REST: the forum's routers, joined into one for `app.main`."""
+"""REST: the forum's routers, for `app.main` to include one by one.
+
+Each is included in the app directly, not through one joined forum router: FastAPI matches
+a request against every route of each router it passes through, at each level of nesting.
+"""
 
 from __future__ import annotations
-
-from fastapi import APIRouter
 
 from app.core.errors import document_not_found
 from app.forum import rest_inbox, rest_members, rest_posts, rest_threads
 
-router = APIRouter()
-for part in (rest_members, rest_threads, rest_posts, rest_inbox):
-    document_not_found(part.router)
-    router.include_router(part.router)
+routers = (rest_members.router, rest_threads.router, rest_posts.router, rest_inbox.router)
+for _router in routers:
+    document_not_found(_router)

@@ -50,9 +50,10 @@ def schedule(session: AsyncSession, delivery: WebhookDelivery, delay: float | No
     )
 
 
-async def fan_out(session: AsyncSession, batch: Sequence[events.OutboxEvent]) -> int:
+async def fan_out(session: AsyncSession, batch: Sequence[events.ClaimedEvent]) -> int:
     """One delivery row per enabled endpoint of the event's org subscribed to its type.
-    One endpoint query serves the whole batch. Returns how many deliveries were created."""
+    One endpoint query serves the whole batch, and only the events someone hears have their
+    data read. Returns how many deliveries were created."""
     if not batch:
         return 0
     endpoints = await session.scalars(
@@ -64,17 +65,22 @@ async def fan_out(session: AsyncSession, batch: Sequence[events.OutboxEvent]) ->
     by_org: dict[uuid.UUID, list[WebhookEndpoint]] = defaultdict(list)
     for endpoint in endpoints:
         by_org[endpoint.org_id].append(endpoint)
+    # An endpoint hears what happens after it is registered, however late the dispatch.
+    heard = [
+        (event, subscribed)
+        for event in batch
+        if (
+            subscribed := [
+                e
+                for e in by_org.get(event.org_id, ())
+                if e.subscribes_to(event.type) and e.created_at <= event.occurred_at
+            ]
+        )
+    ]
+    data = await events.load_data(session, [event for event, _ in heard])
     created = 0
-    for event in batch:
-        # An endpoint hears what happens after it is registered, however late the dispatch.
-        subscribed = [
-            e
-            for e in by_org.get(event.org_id, ())
-            if e.subscribes_to(event.type) and e.created_at <= event.occurred_at
-        ]
-        if not subscribed:
-            continue
-        body = _json_body(event)
+    for event, subscribed in heard:
+        body = json.dumps(event.envelope(data[event.id]), separators=(",", ":"), ensure_ascii=False)
         for endpoint in subscribed:
             delivery = WebhookDelivery(
                 id=new_id(),
@@ -91,10 +97,6 @@ async def fan_out(session: AsyncSession, batch: Sequence[events.OutboxEvent]) ->
             schedule(session, delivery)
             created += 1
     return created
-
-
-def _json_body(event: events.OutboxEvent) -> str:
-    return json.dumps(event.envelope(), separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,157 @@
+"""Prebuilt statements: the same results through the session (SQLite) and straight on
+asyncpg (PostgreSQL); one transaction per block unless asked otherwise; retryable
+collisions and dropped connections handled like the session's."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import Column, MetaData, String, Table, Uuid, bindparam, insert, select, text
+
+from app.core.db import Database, JSONType, UTCDateTime
+from app.core.errors import ServiceUnavailable
+from app.core.jobs import RowsOnlyQueue
+from app.core.runtime import Runtime
+from app.core.statements import Prebuilt, statements
+from tests.conftest import _asyncpg_dsn, fresh_database, make_settings
+
+notes = Table(
+    "notes",
+    MetaData(),
+    Column("id", Uuid, primary_key=True),
+    Column("kind", String(16)),
+    Column("data", JSONType),
+    Column("at", UTCDateTime()),
+)
+ADD = Prebuilt(insert(notes))
+# "note" is a literal: it travels as a parameter the caller does not give.
+FIND = Prebuilt(select(notes).where(notes.c.id == bindparam("wanted"), notes.c.kind == "note"))
+# What asyncpg may raise on a connection the server closed, by when it notices.
+DROPPED = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+)
+BACKEND_PID = Prebuilt(select(text("pg_backend_pid() AS pid")))
+
+
+def note(**overrides: Any) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "kind": "note",
+        "data": {"tags": ["a", "ü"], "n": 1},
+        "at": datetime(2026, 5, 1, 12, 30, tzinfo=UTC),
+        **overrides,
+    }
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Runtime]:
+    async with fresh_database(request.param, tmp_path) as url:
+        database = Database(url)
+        async with database.engine.begin() as connection:
+            await connection.run_sync(notes.metadata.create_all)
+        runtime = Runtime(
+            settings=make_settings(url),
+            db=database,
+            http=httpx.AsyncClient(),
+            jobs=RowsOnlyQueue(),
+        )
+        try:
+            yield runtime
+        finally:
+            await runtime.close()
+
+
+async def stored(runtime: Runtime, note_id: uuid.UUID) -> Any:
+    async with runtime.unit_of_work() as session, statements(session) as run:
+        return await run.first(FIND, {"wanted": note_id})
+
+
+async def test_a_prebuilt_statement_writes_and_reads_the_same_on_both_backends(
+    runtime: Runtime,
+) -> None:
+    written = note()
+    async with runtime.unit_of_work() as session, statements(session) as run:
+        await run.execute(ADD, written)
+    row = await stored(runtime, written["id"])
+    assert row is not None
+    assert (row.id, row.kind, row.data, row.at) == (
+        written["id"],
+        "note",
+        {"tags": ["a", "ü"], "n": 1},
+        written["at"],
+    )
+    assert row.at.utcoffset() is not None  # aware on both backends
+    assert await stored(runtime, uuid.uuid4()) is None
+
+
+async def test_a_block_that_fails_writes_nothing(runtime: Runtime) -> None:
+    first, second = note(), note()
+    with pytest.raises(RuntimeError):
+        async with runtime.unit_of_work() as session, statements(session) as run:
+            await run.execute(ADD, first)
+            await run.execute(ADD, second)
+            raise RuntimeError("a check after the writes failed")
+    assert await stored(runtime, first["id"]) is None
+    assert await stored(runtime, second["id"]) is None
+
+
+@pytest.fixture
+async def postgres_runtime(runtime: Runtime) -> Runtime:
+    if runtime.db.is_sqlite:
+        pytest.skip("PostgreSQL only: on SQLite the block is the session's unit of work")
+    return runtime
+
+
+async def test_without_a_transaction_each_statement_commits_on_its_own(
+    postgres_runtime: Runtime,
+) -> None:
+    written = note()
+    with pytest.raises(RuntimeError):
+        async with (
+            postgres_runtime.unit_of_work() as session,
+            statements(session, transaction=False) as run,
+        ):
+            await run.execute(ADD, written)
+            raise RuntimeError("after the write")
+    assert await stored(postgres_runtime, written["id"]) is not None
+
+
+async def test_a_deadlock_in_a_block_is_answered_as_retryable(postgres_runtime: Runtime) -> None:
+    deadlock = Prebuilt(
+        text("DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END $$")
+    )
+    with pytest.raises(ServiceUnavailable) as refused:
+        async with postgres_runtime.unit_of_work() as session, statements(session) as run:
+            await run.execute(deadlock, {})
+    assert refused.value.headers == {"Retry-After": "1"}
+    with pytest.raises(asyncpg.DivisionByZeroError):  # other errors are not dressed up
+        async with postgres_runtime.unit_of_work() as session, statements(session) as run:
+            await run.first(Prebuilt(select(text("1/0"))), {})
+
+
+async def test_a_connection_the_server_dropped_is_not_handed_out_again(
+    postgres_runtime: Runtime,
+) -> None:
+    async def backend_pid() -> int:
+        async with postgres_runtime.unit_of_work() as session, statements(session) as run:
+            return int((await run.first(BACKEND_PID, {})).pid)
+
+    dropped = await backend_pid()
+    admin = await asyncpg.connect(_asyncpg_dsn(postgres_runtime.db.url))
+    try:
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", dropped)
+    finally:
+        await admin.close()
+    with pytest.raises(DROPPED):
+        await backend_pid()  # the pooled connection was the dropped one: it fails once
+    assert await backend_pid() != dropped
