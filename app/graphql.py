@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import strawberry
 from strawberry.tools import merge_types
 
 from app.communities import graphql as communities_graphql
-from app.core.graphql import extensions
+from app.core.graphql import Schema, extensions
 from app.forum import graphql as forum_graphql
 from app.orgs import graphql as orgs_graphql
 
 Query = merge_types("Query", (orgs_graphql.Query, communities_graphql.Query, forum_graphql.Query))
 Mutation = merge_types("Mutation", (communities_graphql.Mutation, forum_graphql.Mutation))
 
-schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions())
+schema = Schema(query=Query, mutation=Mutation, extensions=extensions())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
@@ -282,6 +283,31 @@ async def test_unexpected_errors_are_masked(
     result = await gql(client, "{ communities { items { id } } }", org)
     assert codes(result) == ["INTERNAL"]
     assert "hunter2" not in str(result)
+
+
+async def test_client_errors_are_not_logged_as_server_errors(
+    client: httpx.AsyncClient, org: Org, monkeypatch, caplog
+) -> None:
+    """Refusals and bad queries are the client's business: no ERROR log line (strawberry's
+    own logger would write one, with a traceback, for each). Unexpected errors still are."""
+    from app.communities import service
+
+    caplog.set_level(logging.INFO)
+    assert codes(await gql(client, "{ org { id } }")) == ["UNAUTHENTICATED"]
+    assert codes(await gql(client, "{ nothingHere }", org)) == ["BAD_USER_INPUT"]
+    viewer_creates = await gql(client, CREATE, org, "viewer", input={"slug": "v", "name": "V"})
+    assert codes(viewer_creates) == ["FORBIDDEN"]
+    invalid = await gql(client, CREATE, org, "manager", input={"slug": "Not Valid", "name": ""})
+    assert codes(invalid) == ["BAD_USER_INPUT"]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("db password is hunter2")
+
+    monkeypatch.setattr(service, "list_communities", broken)
+    assert codes(await gql(client, "{ communities { items { id } } }", org)) == ["INTERNAL"]
+    logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(logged) == 1 and "graphql_unhandled_exception" in logged[0].getMessage()
 
 
 @pytest.mark.parametrize("count", [2, 20])

@@ -22,6 +22,7 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.fastapi import BaseContext, GraphQLRouter
+from strawberry.types import ExecutionContext
 
 from app.core.auth import Actor, bearer_token, resolve_token
 from app.core.deps import client_ip
@@ -135,7 +136,8 @@ class ErrorRendering(SchemaExtension):
             return GraphQLError(
                 error.message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT"}
             )
-        if original is None:
+        if original is None:  # graphql-core's own, e.g. a null for a non-null field: a bug
+            log.error("graphql_error", message=error.message, path=error.path)
             return error
         if isinstance(original, AppError):
             # The problem's extra fields too (e.g. a member's status and until when, or
@@ -162,6 +164,17 @@ class ErrorRendering(SchemaExtension):
             path=error.path,
             extensions={"code": "INTERNAL"},
         )
+
+
+class Schema(strawberry.Schema):
+    """Strawberry's schema without its own error log, which logs every error of a response
+    at ERROR level with its traceback: a member refused on a locked thread, or a typo in a
+    query, would page whoever alerts on errors. ErrorRendering logs the unexpected ones."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        return None
 
 
 class Router(GraphQLRouter[Context, None]):
