@@ -11,11 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.events import OutboxEvent
-from tests.conftest import http_client, make_settings, running_app
+from tests.conftest import fresh_database, http_client, make_settings, running_app
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,8 +34,13 @@ def hearth(*args: str, database_url: str, **env: str) -> subprocess.CompletedPro
     )
 
 
-async def test_migrate_create_org_and_seed_demo(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_migrate_create_org_and_seed_demo(backend: str, tmp_path: Path) -> None:
+    async with fresh_database(backend, tmp_path) as url:
+        await seed_and_use(url)
+
+
+async def seed_and_use(url: str) -> None:
     migrated = hearth("migrate", database_url=url)
     assert migrated.returncode == 0, migrated.stderr
     assert "up to date" in migrated.stdout

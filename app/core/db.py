@@ -126,7 +126,9 @@ class Database:
 # A pooled connection unused for longer than this is checked with a round trip before it is
 # handed out (a database restart or an idle timeout may have closed it). One in steady use
 # is not: under load `pool_pre_ping` would add a round trip to every transaction. If the
-# server drops a busy connection anyway, the failing statement invalidates the pool.
+# server drops a busy connection anyway, a statement failing on the session invalidates the
+# pool; app.core.statements replaces a connection asyncpg already knows to be closed, and
+# discards one that fails under it.
 PING_AFTER_IDLE_SECONDS = 1.0
 _IDLE_SINCE = "hearth_idle_since"
 

@@ -5,16 +5,19 @@ the session's execute, the statement's cache key, parameter processing, result w
 A hot path therefore builds its Core statements once, at import, as `Prebuilt`, and runs
 them inside `async with statements(session) as run:`
 
-- on PostgreSQL, on the pooled connection's asyncpg driver, in a transaction of their own
-  that commits when the block ends. Each statement is compiled once per dialect; a call
-  only puts the parameters in order through their column types' bind processors, and
-  asyncpg reuses its prepared statement. Rows come back as the driver returns them (UUIDs,
-  aware datetimes), read by attribute;
-- on SQLite, through the session, in the request's unit of work.
+- on PostgreSQL, on a pooled connection's asyncpg driver, in a transaction of their own
+  that commits when the block ends (or in none, see `statements`). Each statement is
+  compiled once per dialect; a call only puts the parameters in order through their column
+  types' bind processors, and asyncpg reuses its prepared statement. Rows come back as the
+  driver returns them (UUIDs, aware datetimes), read by attribute;
+- on SQLite, and whenever the session has already begun work (its writes would not be
+  visible on another connection), through the session, in the request's unit of work.
 
 The SQL is the same either way: it is SQLAlchemy's, compiled from the same statement. A
 block does every read and write it needs through `run`, never the session as well: on
-PostgreSQL the two are different transactions.
+PostgreSQL the two are different transactions. Every parameter is given by the caller:
+column defaults computed in Python (`default=`, `onupdate=`) are not applied, and
+expanding (`IN`) parameters are refused.
 """
 
 from __future__ import annotations
@@ -64,8 +67,8 @@ def _compile(statement: Executable, dialect: Dialect) -> tuple[str, list[tuple[s
     binds = []
     for name in compiled.positiontup or ():
         bind = compiled.binds[name]
-        if bind.callable is not None:
-            raise ValueError(f"bind parameter {name!r}: a prebuilt statement takes no callable")
+        if bind.callable is not None or bind.expanding:
+            raise ValueError(f"bind parameter {name!r}: callable or expanding, not prebuildable")
         # A literal written into the statement (status == "visible") travels as a parameter.
         constant = _REQUIRED if bind.required else bind.value
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
@@ -97,7 +100,9 @@ class _SessionRunner:
 def _breaks_connection(exc: BaseException) -> bool:
     """Whether an error met on the driver leaves its connection unusable: anything but an
     error the server reported about a statement (a dropped connection, a cancelled call, a
-    protocol out of step)."""
+    protocol out of step). A bad argument is refused before anything is sent."""
+    if isinstance(exc, asyncpg.DataError):
+        return False
     return not isinstance(exc, asyncpg.PostgresError) or isinstance(
         exc, asyncpg.PostgresConnectionError
     )
@@ -130,6 +135,9 @@ class _DriverRunner:
             raise
 
 
+_MAX_CLOSED_AT_CHECKOUT = 32  # more than the pool holds (10 + 20 overflow)
+
+
 async def _begin(driver: asyncpg.Connection) -> Transaction:
     began = driver.transaction()  # raises at once on a connection known to be closed
     await began.start()
@@ -146,11 +154,18 @@ async def statements(session: AsyncSession, *, transaction: bool = True) -> Asyn
     write either way, unless the read locked it.
     """
     engine = session.bind
-    if engine.dialect.name != "postgresql":
+    if engine.dialect.name != "postgresql" or session.in_transaction():
         yield _SessionRunner(session, engine.dialect.name)
         return
     async with engine.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
+        for _ in range(_MAX_CLOSED_AT_CHECKOUT):
+            if not driver.is_closed():
+                break
+            # The server closed it while it sat in the pool (a restart, an idle timeout):
+            # nothing was sent yet, so take another. asyncpg notices as soon as it happens.
+            await connection.invalidate()
+            driver = (await connection.get_raw_connection()).driver_connection
         run = _DriverRunner(driver, engine.dialect)
         in_transaction: Transaction | None = None
         try:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import Row, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,7 @@ from app.core.db import utcnow
 from app.core.errors import Forbidden, NotFound, Unauthenticated
 from app.core.pagination import PageParams, Window, paginate
 from app.core.runtime import Runtime
+from app.core.statements import Prebuilt
 from app.forum.models import Member
 from app.forum.schemas import MemberOut
 
@@ -204,25 +205,29 @@ _REFUSALS = {
 }
 
 
+_members = Member.__table__.c
+# A member's conduct as stored now: what with_standing() reads.
+MEMBER_STANDING = Prebuilt(
+    select(
+        _members.status.label("member_status"),
+        _members.status_until,
+        _members.status_reason,
+        _members.erased_at,
+    ).where(_members.id == bindparam("member_id"))
+)
+
+
 async def fresh_standing(session: AsyncSession, actor: Actor) -> Actor:
     """The caller with their conduct status as stored now (a member's token may have been
     checked a few seconds ago); staff pass through unchanged."""
     if not actor.is_member:
         return actor
-    row = (
-        await session.execute(
-            select(
-                Member.status.label("member_status"),
-                Member.status_until,
-                Member.status_reason,
-                Member.erased_at,
-            ).where(Member.id == actor.member_id)
-        )
-    ).one_or_none()
+    params = {"member_id": actor.member_id}
+    row = (await session.execute(MEMBER_STANDING.statement, params)).one_or_none()
     return with_standing(actor, row)
 
 
-def with_standing(actor: Actor, row: Row[Any] | None) -> Actor:
+def with_standing(actor: Actor, row: Row[Any] | Any | None) -> Actor:
     """The member with their conduct as stored (`row`: member_status, status_until,
     status_reason, erased_at); 401 when the member is gone or erased."""
     if row is None or row.member_status is None or row.erased_at is not None:

@@ -29,7 +29,7 @@ from app.forum.access import (
     visible_clause,
     visible_to_member,
 )
-from app.forum.members import ensure_may_write, fresh_standing, with_standing
+from app.forum.members import MEMBER_STANDING, ensure_may_write, fresh_standing, with_standing
 from app.forum.models import Member, Post, Reaction, Thread
 from app.forum.schemas import PostCreate, PostUpdate, is_emoji
 from app.forum.views import event_payload
@@ -167,7 +167,7 @@ _STAFF_REPLY_TARGET = Prebuilt(
 _REPLY_TO_IN_THREAD = Prebuilt(
     select(_posts.id)
     .where(_posts.id == bindparam("post_id"), _posts.thread_id == bindparam("thread_id"))
-    .with_for_update(key_share=True)
+    .with_for_update(read=True, key_share=True)
 )
 
 
@@ -188,7 +188,7 @@ async def create_post(
     # until the write, and a staff reply writes the inbox too.
     one_write = data.reply_to is None and actor.is_member
     async with statements(session, transaction=not one_write) as run:
-        thread, actor = await _reply_target(session, run, actor, thread_id)
+        thread, actor = await _reply_target(run, actor, thread_id)
         if actor.is_member:
             ensure_may_write(actor)
             if thread.locked:
@@ -228,9 +228,7 @@ async def create_post(
     return post
 
 
-async def _reply_target(
-    session: AsyncSession, run: Runner, actor: Actor, thread_id: uuid.UUID
-) -> tuple[Any, Actor]:
+async def _reply_target(run: Runner, actor: Actor, thread_id: uuid.UUID) -> tuple[Any, Actor]:
     """The thread a reply goes to and, for a member, their conduct as stored now."""
     if actor.is_member:
         params = {
@@ -243,7 +241,8 @@ async def _reply_target(
     else:
         row = await run.first(_STAFF_REPLY_TARGET, {"thread_id": thread_id, "org_id": actor.org_id})
     if row is None:
-        await fresh_standing(session, actor)  # an erased member hears that first
+        if actor.is_member:  # an erased member hears that first
+            with_standing(actor, await run.first(MEMBER_STANDING, {"member_id": actor.member_id}))
         raise NotFound("No such thread.")
     if actor.is_member:
         actor = with_standing(actor, row)

@@ -4,6 +4,7 @@ collisions and dropped connections handled like the session's."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ import asyncpg
 import httpx
 import pytest
 from sqlalchemy import Column, MetaData, String, Table, Uuid, bindparam, insert, select, text
+from sqlalchemy.dialects import postgresql
 
 from app.core.db import Database, JSONType, UTCDateTime
 from app.core.errors import ServiceUnavailable
@@ -146,19 +148,94 @@ async def test_a_deadlock_in_a_block_is_answered_as_retryable(postgres_runtime: 
             await run.first(Prebuilt(select(text("1/0"))), {})
 
 
-async def test_a_connection_the_server_dropped_is_not_handed_out_again(
-    postgres_runtime: Runtime,
-) -> None:
-    async def backend_pid() -> int:
-        async with postgres_runtime.unit_of_work() as session, statements(session) as run:
-            return int((await run.first(BACKEND_PID, {})).pid)
+async def backend_pid(runtime: Runtime) -> int:
+    async with runtime.unit_of_work() as session, statements(session) as run:
+        return int((await run.first(BACKEND_PID, {})).pid)
 
-    dropped = await backend_pid()
-    admin = await asyncpg.connect(_asyncpg_dsn(postgres_runtime.db.url))
+
+async def terminate(runtime: Runtime, *pids: int) -> None:
+    """What a database restart or failover does to the connections it had."""
+    admin = await asyncpg.connect(_asyncpg_dsn(runtime.db.url))
     try:
-        assert await admin.fetchval("SELECT pg_terminate_backend($1)", dropped)
+        for pid in pids:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
     finally:
         await admin.close()
+
+
+async def test_pooled_connections_the_server_dropped_are_replaced_before_use(
+    postgres_runtime: Runtime,
+) -> None:
+    gate = asyncio.Event()
+
+    async def hold_one() -> int:
+        async with postgres_runtime.unit_of_work() as session, statements(session) as run:
+            pid = int((await run.first(BACKEND_PID, {})).pid)
+            await gate.wait()  # three at once: three connections in the pool afterwards
+            return pid
+
+    tasks = [asyncio.create_task(hold_one()) for _ in range(3)]
+    await asyncio.sleep(0.2)
+    gate.set()
+    dropped = set(await asyncio.gather(*tasks))
+    assert len(dropped) == 3
+    await terminate(postgres_runtime, *dropped)
+    await asyncio.sleep(0.2)  # asyncpg sees the sockets close
+    for _ in range(3):  # no request fails: each dropped connection is replaced at checkout
+        assert await backend_pid(postgres_runtime) not in dropped
+
+
+async def test_a_connection_dropped_during_a_block_is_not_handed_out_again(
+    postgres_runtime: Runtime,
+) -> None:
     with pytest.raises(DROPPED):
-        await backend_pid()  # the pooled connection was the dropped one: it fails once
-    assert await backend_pid() != dropped
+        async with postgres_runtime.unit_of_work() as session, statements(session) as run:
+            dropped = int((await run.first(BACKEND_PID, {})).pid)
+            await terminate(postgres_runtime, dropped)
+            await run.first(BACKEND_PID, {})
+    assert await backend_pid(postgres_runtime) != dropped
+
+
+async def test_a_cancelled_block_does_not_leave_its_connection_busy(
+    postgres_runtime: Runtime,
+) -> None:
+    """A client that disconnects mid-query cancels its request: the connection, still
+    waiting for the server's answer, must not be handed to the next request."""
+    sleep = Prebuilt(select(text("pg_sleep(5)")))
+    started = asyncio.Event()
+
+    async def slow() -> None:
+        async with postgres_runtime.unit_of_work() as session, statements(session) as run:
+            started.set()
+            await run.first(sleep, {})
+
+    task = asyncio.create_task(slow())
+    await started.wait()
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(2):
+        await asyncio.wait_for(backend_pid(postgres_runtime), 2)  # not stuck behind pg_sleep
+
+
+async def test_a_block_in_a_session_that_already_wrote_is_part_of_its_transaction(
+    runtime: Runtime,
+) -> None:
+    """A caller that wrote through the session first sees its rows (on PostgreSQL another
+    connection would not), and its rollback undoes the block too."""
+    written = note()
+    with pytest.raises(RuntimeError):
+        async with runtime.unit_of_work() as session:
+            await session.execute(ADD.statement, written)
+            async with statements(session) as run:
+                assert await run.first(FIND, {"wanted": written["id"]}) is not None
+                await run.execute(ADD, note())
+            raise RuntimeError("the request fails after the block")
+    assert await stored(runtime, written["id"]) is None
+
+
+def test_statements_that_cannot_be_prebuilt_are_refused() -> None:
+    expanding = Prebuilt(select(notes).where(notes.c.id.in_(bindparam("ids", expanding=True))))
+    with pytest.raises(ValueError, match="expanding"):
+        expanding.for_driver(postgresql.asyncpg.dialect(), {"ids": [uuid.uuid4()]})

@@ -399,3 +399,14 @@ async def test_removing_a_reply_takes_its_counts_and_last_post_with_it(
     assert (after["reply_count"], after["reaction_count"]) == (1, 0)
     assert after["last_post_id"] == first["id"]
     assert after["last_posted_at"] == first["created_at"]
+
+
+def test_a_reply_key_share_locks_the_post_it_answers() -> None:
+    """The lock a reply's foreign key takes anyway, taken first (before the thread's row, in
+    the order every writer uses): FOR KEY SHARE, so replies to one post do not queue."""
+    from sqlalchemy.dialects import postgresql
+
+    from app.forum.posts import _REPLY_TO_IN_THREAD
+
+    sql = str(_REPLY_TO_IN_THREAD.statement.compile(dialect=postgresql.asyncpg.dialect()))
+    assert sql.endswith("FOR KEY SHARE")
