@@ -206,15 +206,14 @@ _REFUSALS = {
 
 
 _members = Member.__table__.c
-# A member's conduct as stored now: what with_standing() reads.
-MEMBER_STANDING = Prebuilt(
-    select(
-        _members.status.label("member_status"),
-        _members.status_until,
-        _members.status_reason,
-        _members.erased_at,
-    ).where(_members.id == bindparam("member_id"))
+# A member's conduct as stored: the columns with_standing() reads, for any SELECT to add.
+STANDING_COLUMNS = (
+    _members.status.label("member_status"),
+    _members.status_until,
+    _members.status_reason,
+    _members.erased_at,
 )
+MEMBER_STANDING = Prebuilt(select(*STANDING_COLUMNS).where(_members.id == bindparam("member_id")))
 
 
 async def fresh_standing(session: AsyncSession, actor: Actor) -> Actor:

@@ -29,7 +29,13 @@ from app.forum.access import (
     visible_clause,
     visible_to_member,
 )
-from app.forum.members import MEMBER_STANDING, ensure_may_write, fresh_standing, with_standing
+from app.forum.members import (
+    MEMBER_STANDING,
+    STANDING_COLUMNS,
+    ensure_may_write,
+    fresh_standing,
+    with_standing,
+)
 from app.forum.models import Member, Post, Reaction, Thread
 from app.forum.schemas import PostCreate, PostUpdate, is_emoji
 from app.forum.views import event_payload
@@ -133,18 +139,15 @@ _REPLY_STEP_BY_STEP = (Prebuilt(_INSERT_POST), Prebuilt(events.INSERT), Prebuilt
 # A member's reply target: the thread as the member may see it (readable() for a member,
 # with bind parameters) and the member's conduct as stored now (their token may have been
 # checked a few seconds ago), in one SELECT.
+_TARGET_COLUMNS = (
+    _threads.id,
+    _threads.org_id,
+    _threads.community_id,
+    _threads.status,
+    _threads.locked,
+)
 _MEMBER_REPLY_TARGET = Prebuilt(
-    select(
-        _threads.id,
-        _threads.org_id,
-        _threads.community_id,
-        _threads.status,
-        _threads.locked,
-        _members.status.label("member_status"),
-        _members.status_until,
-        _members.status_reason,
-        _members.erased_at,
-    )
+    select(*_TARGET_COLUMNS, *STANDING_COLUMNS)
     .select_from(
         Thread.__table__.outerjoin(Member.__table__, _members.id == bindparam("member_id"))
     )
@@ -157,9 +160,9 @@ _MEMBER_REPLY_TARGET = Prebuilt(
 )
 # Staff read every thread of their org (readable() for staff).
 _STAFF_REPLY_TARGET = Prebuilt(
-    select(
-        _threads.id, _threads.org_id, _threads.community_id, _threads.status, _threads.locked
-    ).where(_threads.id == bindparam("thread_id"), _threads.org_id == bindparam("org_id"))
+    select(*_TARGET_COLUMNS).where(
+        _threads.id == bindparam("thread_id"), _threads.org_id == bindparam("org_id")
+    )
 )
 # Key-share locked: the reply's foreign key would take this lock anyway, but only at the end
 # of the write, after the thread's row lock; taken here it comes first, in the
