@@ -310,6 +310,7 @@ async def test_client_errors_are_not_logged_as_server_errors(
     assert len(logged) == 1 and "graphql_unhandled_exception" in logged[0].getMessage()
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize("count", [2, 20])
 async def test_channels_load_in_a_constant_number_of_queries(
     app, client: httpx.AsyncClient, org: Org, count: int

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
@@ -19,6 +20,7 @@ async def test_healthz_answers_without_auth(client: httpx.AsyncClient) -> None:
     assert response.json()["status"] == "ok"
 
 
+@pytest.mark.both_backends
 async def test_readyz_checks_the_database(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200

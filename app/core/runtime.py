@@ -6,6 +6,8 @@ what they need from it explicitly.
 
 from __future__ import annotations
 
+import functools
+import ssl
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -74,10 +76,18 @@ class Runtime:
         await self.db.dispose()
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx's default verification, built once per process: loading the CA bundle costs more
+    than most requests (it dominated starting an app in the tests)."""
+    return httpx.create_ssl_context()
+
+
 def new_http_client() -> httpx.AsyncClient:
     # Redirects are never followed: a 3xx from a receiver is a failed delivery, and following
     # it would skip the SSRF check on the redirect target.
     return httpx.AsyncClient(
+        verify=tls_context(),
         follow_redirects=False,
         headers={"User-Agent": f"Hearth/{__version__} (+https://hearth.dev)"},
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),

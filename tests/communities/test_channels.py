@@ -30,6 +30,7 @@ async def add_channel(
     )
 
 
+@pytest.mark.both_backends
 async def test_each_kind_is_created_with_its_config(
     client: httpx.AsyncClient, org: Org, community: dict, receiver: Receiver
 ) -> None:
@@ -147,6 +148,7 @@ async def test_private_addresses_are_refused(
     assert body["errors"][0]["loc"] == ["body", "config", "webhook_url"]
 
 
+@pytest.mark.both_backends
 async def test_duplicate_channel_name_is_409(
     client: httpx.AsyncClient, org: Org, community: dict
 ) -> None:
@@ -191,6 +193,7 @@ async def test_roles_and_tenancy(
     assert (await client.get(path, headers=org.auth("viewer"))).json()["name"] == "forum"
 
 
+@pytest.mark.both_backends
 async def test_patch_keeps_secrets_it_was_not_given(
     client: httpx.AsyncClient, org: Org, community: dict, receiver: Receiver
 ) -> None:
@@ -226,6 +229,7 @@ async def test_patch_keeps_secrets_it_was_not_given(
     assert disabled.json()["enabled"] is False
 
 
+@pytest.mark.both_backends
 async def test_manager_deletes_a_channel(
     client: httpx.AsyncClient, org: Org, community: dict
 ) -> None:

@@ -32,6 +32,7 @@ async def create(client: httpx.AsyncClient, org: Org, **overrides) -> dict:
     return response.json()
 
 
+@pytest.mark.both_backends
 async def test_manager_creates_a_community(client: httpx.AsyncClient, org: Org) -> None:
     response = await client.post("/v1/communities", json=STARFALL, headers=org.auth("manager"))
     assert response.status_code == 201
@@ -89,6 +90,7 @@ async def test_bad_community_input_is_422(
     assert listed.json()["items"] == []  # nothing half-written
 
 
+@pytest.mark.both_backends
 async def test_duplicate_slug_is_409_but_other_orgs_may_reuse_it(
     client: httpx.AsyncClient, org: Org, other_org: Org
 ) -> None:
@@ -166,6 +168,7 @@ async def test_unknown_id_and_malformed_id(client: httpx.AsyncClient, org: Org) 
     assert malformed.status_code == 422
 
 
+@pytest.mark.both_backends
 async def test_patch_changes_only_what_is_sent(client: httpx.AsyncClient, org: Org) -> None:
     community = await create(client, org)
     response = await client.patch(
@@ -184,6 +187,7 @@ async def test_patch_changes_only_what_is_sent(client: httpx.AsyncClient, org: O
     assert body["updated_at"] > community["updated_at"]
 
 
+@pytest.mark.both_backends
 async def test_patch_validation_and_conflicts(client: httpx.AsyncClient, org: Org) -> None:
     first = await create(client, org)
     await create(client, org, slug="second")
@@ -203,6 +207,7 @@ async def test_patch_validation_and_conflicts(client: httpx.AsyncClient, org: Or
     assert unchanged.json()["slug"] == "starfall"
 
 
+@pytest.mark.both_backends
 async def test_only_owners_delete_and_channels_go_with_it(
     client: httpx.AsyncClient, org: Org
 ) -> None:
@@ -244,6 +249,7 @@ async def test_member_secret_is_write_only_and_owner_only(
     assert secret not in listed.text
 
 
+@pytest.mark.both_backends
 async def test_communities_list_pages_through_everything(
     client: httpx.AsyncClient, org: Org
 ) -> None:

@@ -25,6 +25,7 @@ async def add_category(
     return response.json()
 
 
+@pytest.mark.both_backends
 async def test_manager_creates_a_category(client: httpx.AsyncClient, forum: Forum) -> None:
     response = await client.post(
         categories_path(forum),
@@ -46,6 +47,7 @@ async def test_manager_creates_a_category(client: httpx.AsyncClient, forum: Foru
     assert fetched.json() == body
 
 
+@pytest.mark.both_backends
 async def test_list_is_ordered_by_position_then_name(
     client: httpx.AsyncClient, forum: Forum
 ) -> None:
@@ -68,6 +70,7 @@ async def test_list_is_ordered_by_position_then_name(
         assert pages == ["beta", "general", "zeta", "alpha"]
 
 
+@pytest.mark.both_backends
 async def test_duplicate_slug_is_409_but_another_community_may_reuse_it(
     client: httpx.AsyncClient, forum: Forum, org: Org
 ) -> None:
@@ -191,6 +194,7 @@ async def test_manager_renames_and_reorders(client: httpx.AsyncClient, forum: Fo
     assert [c["slug"] for c in listed.json()["items"]] == ["announcements", "general"]
 
 
+@pytest.mark.both_backends
 async def test_patch_to_a_taken_slug_is_409_and_null_is_422(
     client: httpx.AsyncClient, forum: Forum
 ) -> None:
@@ -207,6 +211,7 @@ async def test_patch_to_a_taken_slug_is_409_and_null_is_422(
     assert (unchanged.json()["name"], unchanged.json()["slug"]) == ("News", "news")
 
 
+@pytest.mark.both_backends
 async def test_delete_an_empty_category(client: httpx.AsyncClient, forum: Forum) -> None:
     news = await add_category(client, forum, "News", "news")
     path = f"/v1/categories/{news['id']}"
@@ -216,6 +221,7 @@ async def test_delete_an_empty_category(client: httpx.AsyncClient, forum: Forum)
     assert (await client.delete(path, headers=forum.staff("manager"))).status_code == 404
 
 
+@pytest.mark.both_backends
 async def test_a_category_with_threads_cannot_be_deleted(
     client: httpx.AsyncClient, forum: Forum
 ) -> None:
@@ -227,6 +233,7 @@ async def test_a_category_with_threads_cannot_be_deleted(
     assert (await client.get(path, headers=forum.staff("viewer"))).status_code == 200
 
 
+@pytest.mark.both_backends
 async def test_moving_the_threads_out_lets_the_category_go(
     client: httpx.AsyncClient, forum: Forum
 ) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.forum.conftest import Forum, start_thread
+
+pytestmark = pytest.mark.both_backends
 
 
 async def test_deleting_a_community_deletes_its_forum(

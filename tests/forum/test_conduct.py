@@ -15,6 +15,8 @@ from app.forum.models import Member
 from app.settings import Settings
 from tests.forum.conftest import Forum, start_thread
 
+pytestmark = pytest.mark.both_backends
+
 ADA, BOB = ("p1", "Ada"), ("p2", "Bob")
 
 

@@ -8,11 +8,14 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 from standardwebhooks import Webhook
 
 from tests.conftest import Org
 from tests.forum.conftest import Forum, start_thread
 from tests.receiver import Receiver
+
+pytestmark = pytest.mark.both_backends
 
 FORUM_EVENTS = [
     "member.joined",

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import Table, event, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -89,6 +90,7 @@ LIST = """query($cid: UUID!, $first: Int!) { community(id: $cid) { threads(first
   items { title author { displayName } lastPost { body author { displayName } } } } } }"""
 
 
+@pytest.mark.both_backends
 async def test_threads_with_authors_and_last_posts_cost_constant_statements(
     app, client: httpx.AsyncClient, forum: Forum
 ) -> None:

@@ -8,12 +8,15 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.forum.models import InboxItem, Thread
 from app.settings import Settings
 from tests.forum.conftest import Forum, start_thread
+
+pytestmark = pytest.mark.both_backends
 
 ANGRY = "This is absolutely horrible, I hate this broken garbage, everything is terrible!"
 

@@ -70,6 +70,7 @@ async def member_of(client: httpx.AsyncClient, forum: Forum, member_id: str) -> 
     return response.json()
 
 
+@pytest.mark.both_backends
 async def test_first_token_creates_the_member_and_a_later_one_renames_them(
     client: httpx.AsyncClient, forum: Forum
 ) -> None:
@@ -311,6 +312,7 @@ async def test_api_keys_still_work_next_to_member_tokens(
     assert_unauthenticated(await threads_of(client, forum, {}))
 
 
+@pytest.mark.both_backends
 async def test_a_new_member_secret_stops_old_tokens_at_once(
     client: httpx.AsyncClient, forum: Forum
 ) -> None:

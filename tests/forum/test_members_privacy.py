@@ -21,6 +21,8 @@ from tests.conftest import Org
 from tests.forum.conftest import Forum, start_thread
 from tests.receiver import Receiver
 
+pytestmark = pytest.mark.both_backends
+
 
 async def join(client: httpx.AsyncClient, forum: Forum, sub: str, name: str) -> dict[str, Any]:
     """Sign a member in (any request with their token creates them); return the member."""

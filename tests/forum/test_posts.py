@@ -54,6 +54,7 @@ async def thread(client: httpx.AsyncClient, forum: Forum) -> dict:
 # --- write ------------------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 async def test_a_member_replies(client: httpx.AsyncClient, forum: Forum, thread: dict) -> None:
     response = await client.post(
         f"/v1/threads/{thread['id']}/posts",
@@ -74,6 +75,7 @@ async def test_a_member_replies(client: httpx.AsyncClient, forum: Forum, thread:
     assert after["reply_count"] == 1 and after["last_post_id"] == reply["id"]
 
 
+@pytest.mark.both_backends
 async def test_a_staff_reply_is_official(
     client: httpx.AsyncClient, forum: Forum, org: Org, thread: dict
 ) -> None:
@@ -125,6 +127,7 @@ async def test_empty_or_oversized_body_is_422(
     assert response.json()["errors"][0]["loc"] == ["body", "body"]
 
 
+@pytest.mark.both_backends
 async def test_the_longest_body_is_accepted(
     client: httpx.AsyncClient, forum: Forum, thread: dict
 ) -> None:
@@ -132,6 +135,7 @@ async def test_the_longest_body_is_accepted(
     assert len(reply["body"]) == 20_000
 
 
+@pytest.mark.both_backends
 async def test_reply_to_must_be_in_the_same_thread(
     client: httpx.AsyncClient, forum: Forum, thread: dict
 ) -> None:
@@ -165,6 +169,7 @@ async def test_sentiment_reads_the_mood(
 # --- read ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 async def test_posts_are_listed_oldest_first_across_pages(
     client: httpx.AsyncClient, forum: Forum, thread: dict
 ) -> None:
@@ -212,6 +217,7 @@ async def test_posts_of_another_community_or_org_are_404(
 # --- edit ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 async def test_the_author_edits_and_the_post_is_rendered_and_scored_again(
     client: httpx.AsyncClient, forum: Forum, thread: dict
 ) -> None:
@@ -274,6 +280,7 @@ async def test_an_empty_edit_is_422(client: httpx.AsyncClient, forum: Forum, thr
 # --- delete and visibility ---------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 async def test_delete_is_a_soft_removal(
     client: httpx.AsyncClient, forum: Forum, thread: dict
 ) -> None:
@@ -311,6 +318,7 @@ async def test_a_moderator_removes_a_post(
     assert (await client.get(path, headers=forum.staff("viewer"))).json()["status"] == "removed"
 
 
+@pytest.mark.both_backends
 async def test_deleting_the_opening_post_removes_the_thread(
     client: httpx.AsyncClient, forum: Forum, thread: dict
 ) -> None:
@@ -333,6 +341,7 @@ async def test_deleting_the_opening_post_removes_the_thread(
     assert closed.status_code == 403
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize("status", ["held", "hidden"])
 async def test_held_and_hidden_posts_are_seen_by_their_author_and_staff_only(
     client: httpx.AsyncClient, settings: Settings, forum: Forum, thread: dict, status: str
@@ -352,6 +361,7 @@ async def test_held_and_hidden_posts_are_seen_by_their_author_and_staff_only(
         assert reply["id"] in await post_ids(client, thread, headers)
 
 
+@pytest.mark.both_backends
 async def test_replies_of_a_removed_thread_are_hidden_from_other_members(
     client: httpx.AsyncClient, forum: Forum
 ) -> None:
@@ -376,6 +386,7 @@ async def test_replies_of_a_removed_thread_are_hidden_from_other_members(
     assert (await client.get(f"/v1/posts/{reply_id}", headers=forum.staff())).status_code == 200
 
 
+@pytest.mark.both_backends
 async def test_removing_a_reply_takes_its_counts_and_last_post_with_it(
     client: httpx.AsyncClient, forum: Forum
 ) -> None:

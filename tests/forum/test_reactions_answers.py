@@ -47,6 +47,7 @@ async def thread(client: httpx.AsyncClient, forum: Forum) -> dict:
 # --- reactions ----------------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 async def test_reacting_twice_counts_once(
     client: httpx.AsyncClient, forum: Forum, thread: dict
 ) -> None:
@@ -59,6 +60,7 @@ async def test_reacting_twice_counts_once(
     assert post["reactions"] == {"thumbsup": 1}
 
 
+@pytest.mark.both_backends
 async def test_members_and_staff_each_count(
     client: httpx.AsyncClient, forum: Forum, thread: dict
 ) -> None:
@@ -72,6 +74,7 @@ async def test_members_and_staff_each_count(
     assert mixed["reactions"] == {"thumbsup": 3, "heart": 1}
 
 
+@pytest.mark.both_backends
 async def test_delete_takes_a_reaction_back(
     client: httpx.AsyncClient, forum: Forum, thread: dict
 ) -> None:
@@ -105,6 +108,7 @@ async def test_deleting_a_reaction_never_given_changes_nothing(
     assert thread_now["reaction_count"] == 1
 
 
+@pytest.mark.both_backends
 async def test_emoji_as_shortcode_or_url_encoded_unicode(
     client: httpx.AsyncClient, forum: Forum, thread: dict
 ) -> None:
@@ -161,6 +165,7 @@ async def test_reading_staff_and_other_orgs_cannot_react(
     assert post["reactions"] == {}
 
 
+@pytest.mark.both_backends
 async def test_the_threads_reaction_count_follows(
     client: httpx.AsyncClient, forum: Forum, thread: dict
 ) -> None:
@@ -178,6 +183,7 @@ async def test_the_threads_reaction_count_follows(
     assert (await get(client, path, forum.member()))["reaction_count"] == 2
 
 
+@pytest.mark.both_backends
 async def test_reactions_lift_a_thread_in_the_top_sort(
     client: httpx.AsyncClient, forum: Forum, thread: dict
 ) -> None:
@@ -195,6 +201,7 @@ async def test_reactions_lift_a_thread_in_the_top_sort(
 # --- accepted answers ------------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 async def test_the_thread_author_accepts_and_moves_the_answer(
     client: httpx.AsyncClient, forum: Forum, thread: dict
 ) -> None:
@@ -214,6 +221,7 @@ async def test_the_thread_author_accepts_and_moves_the_answer(
     assert again.status_code == 200 and again.json()["is_answer"] is True
 
 
+@pytest.mark.both_backends
 async def test_withdrawing_the_answer(
     client: httpx.AsyncClient, forum: Forum, thread: dict
 ) -> None:
@@ -274,6 +282,7 @@ async def test_the_opening_post_cannot_be_the_answer(
     assert post["is_answer"] is False
 
 
+@pytest.mark.both_backends
 async def test_removing_the_answer_clears_the_mark(
     client: httpx.AsyncClient, forum: Forum, thread: dict
 ) -> None:

@@ -44,6 +44,7 @@ async def render(
     )
 
 
+@pytest.mark.both_backends
 async def test_moderators_create_read_update_and_delete(
     client: httpx.AsyncClient, forum: Forum
 ) -> None:
@@ -78,6 +79,7 @@ async def test_moderators_create_read_update_and_delete(
     assert (await client.delete(one, headers=forum.staff())).status_code == 404
 
 
+@pytest.mark.both_backends
 async def test_titles_are_unique_per_community(client: httpx.AsyncClient, forum: Forum) -> None:
     await saved(client, forum, "Welcome", "Hi!")
     duplicate = await create(client, forum, "Welcome", "Hello again")
@@ -151,6 +153,7 @@ async def test_saved_replies_are_for_moderators_of_the_org(
     assert [r["title"] for r in listed.json()["items"]] == ["Welcome"]
 
 
+@pytest.mark.both_backends
 async def test_rendering_for_a_thread_fills_every_variable(
     client: httpx.AsyncClient, forum: Forum
 ) -> None:

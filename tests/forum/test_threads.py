@@ -41,6 +41,7 @@ async def reply(client: httpx.AsyncClient, thread: dict, headers: dict, body: st
 # --- start ----------------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 async def test_a_member_starts_a_thread(client: httpx.AsyncClient, forum: Forum) -> None:
     response = await client.post(
         threads_path(forum),
@@ -147,6 +148,7 @@ async def test_bad_thread_input_is_422(
 # --- list -----------------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 async def test_sorts_order_threads_differently_with_pinned_first(
     client: httpx.AsyncClient, forum: Forum
 ) -> None:
@@ -171,6 +173,7 @@ async def test_sorts_order_threads_differently_with_pinned_first(
     assert bad.status_code == 422
 
 
+@pytest.mark.both_backends
 async def test_filter_by_kind_and_category(client: httpx.AsyncClient, forum: Forum) -> None:
     manager = forum.staff("manager")
     created = await client.post(
@@ -205,6 +208,7 @@ async def test_filter_by_kind_and_category(client: httpx.AsyncClient, forum: For
     assert bad_kind.status_code == 422
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize("sort", ["latest", "active", "top"])
 async def test_cursor_pages_have_no_gaps_or_duplicates(
     client: httpx.AsyncClient, forum: Forum, sort: str
@@ -283,6 +287,7 @@ async def test_an_unknown_thread_is_404(client: httpx.AsyncClient, forum: Forum)
 # --- staff changes ----------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 async def test_a_moderator_renames_pins_locks_and_moves(
     client: httpx.AsyncClient, forum: Forum
 ) -> None:
@@ -362,6 +367,7 @@ async def test_patch_validation(client: httpx.AsyncClient, forum: Forum, org: Or
     assert after.json()["category_id"] == forum.category_id
 
 
+@pytest.mark.both_backends
 async def test_category_filter_takes_an_id_like_slug_and_refuses_unknown_ids(
     client: httpx.AsyncClient, forum: Forum, org: Org
 ) -> None:

@@ -186,6 +186,7 @@ def test_the_checker_catches_what_it_should() -> None:
     assert url_scheme("//evil.example/x") is None
 
 
+@pytest.mark.both_backends
 async def test_payloads_render_to_safe_html_and_are_stored_as_written(
     client: httpx.AsyncClient, forum: Forum
 ) -> None:
@@ -226,6 +227,7 @@ async def test_payloads_render_to_safe_html_and_are_stored_as_written(
     assert not failures, "\n".join(map(repr, failures))
 
 
+@pytest.mark.both_backends
 async def test_nul_characters_are_refused_not_a_server_error(
     client: httpx.AsyncClient, forum: Forum
 ) -> None:

@@ -126,6 +126,7 @@ async def test_key_requests_are_validated(
     assert response.status_code == 422
 
 
+@pytest.mark.both_backends
 async def test_last_used_at_is_recorded(client: httpx.AsyncClient, org: Org) -> None:
     await client.get("/v1/org", headers=org.auth("analyst"))
     keys = (await client.get("/v1/api-keys", headers=org.auth())).json()["items"]
@@ -133,6 +134,7 @@ async def test_last_used_at_is_recorded(client: httpx.AsyncClient, org: Org) -> 
     assert analyst["last_used_at"] is not None
 
 
+@pytest.mark.both_backends
 async def test_revocation_takes_effect_at_once(client: httpx.AsyncClient, org: Org) -> None:
     assert (await client.get("/v1/org", headers=org.auth("manager"))).status_code == 200
     revoked = await client.delete(f"/v1/api-keys/{org.key_ids['manager']}", headers=org.auth())
@@ -147,6 +149,7 @@ async def test_revocation_takes_effect_at_once(client: httpx.AsyncClient, org: O
     assert org.key_ids["manager"] in with_revoked.text
 
 
+@pytest.mark.both_backends
 async def test_the_last_owner_key_cannot_be_revoked(client: httpx.AsyncClient, org: Org) -> None:
     response = await client.delete(f"/v1/api-keys/{org.key_ids['owner']}", headers=org.auth())
     assert response.status_code == 409
@@ -172,6 +175,7 @@ async def test_another_orgs_key_is_404(client: httpx.AsyncClient, org: Org, othe
     assert other_org.key_ids["viewer"] not in listed.text
 
 
+@pytest.mark.both_backends
 async def test_key_lists_are_paginated(client: httpx.AsyncClient, org: Org) -> None:
     first = await client.get("/v1/api-keys?limit=2", headers=org.auth())
     assert len(first.json()["items"]) == 2 and first.json()["next_cursor"]

@@ -36,6 +36,8 @@ from tests.conftest import (
 )
 from tests.receiver import Receiver, Reply
 
+pytestmark = pytest.mark.both_backends
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 3
 

@@ -1,6 +1,6 @@
 """Signed deliveries to a real receiver on 127.0.0.1, with retries, the delivery log,
-redelivery, ping and auto-disable. Every test runs with the in-process runner and with a
-real arq worker on Redis (the `jobs_settings` fixture), on SQLite and on PostgreSQL."""
+redelivery, ping and auto-disable. Every test runs on both real stacks (the `jobs_settings`
+fixture): SQLite with the in-process runner, and PostgreSQL with a real arq worker on Redis."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ async def register(client: httpx.AsyncClient, org: Org, url: str, events=None) -
     return response.json()
 
 
+@pytest.mark.both_backends
 async def test_manager_registers_an_endpoint_and_sees_the_secret_once(
     client: httpx.AsyncClient, org: Org, receiver: Receiver
 ) -> None:
@@ -78,6 +79,7 @@ async def test_private_addresses_are_refused(client: httpx.AsyncClient, org: Org
     assert response.json()["errors"][0]["loc"] == ["body", "url"]
 
 
+@pytest.mark.both_backends
 async def test_patch_changes_url_events_and_description(
     client: httpx.AsyncClient, org: Org, receiver: Receiver
 ) -> None:
@@ -111,6 +113,7 @@ async def test_disabling_by_hand_records_who(
     assert on.json()["enabled"] is True and on.json()["disabled_reason"] is None
 
 
+@pytest.mark.both_backends
 async def test_delete_removes_the_endpoint(
     client: httpx.AsyncClient, org: Org, receiver: Receiver
 ) -> None:
