@@ -10,8 +10,9 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__, worker
 from app.communities.rest import router as communities_router
+from app.core import openapi
 from app.core.db import Database
-from app.core.errors import Problem, install_error_handlers
+from app.core.errors import install_error_handlers
 from app.core.graphql import Router as GraphQLRouter
 from app.core.graphql import get_context
 from app.core.jobs import ArqJobQueue, InProcessJobQueue, JobQueue, RowsOnlyQueue
@@ -112,23 +113,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         multipart_uploads_enabled=False,
     )
     app.include_router(graphql, tags=["graphql"])
-    _register_problem_schema(app)
+    openapi.install(app)
     return app
-
-
-def _register_problem_schema(app: FastAPI) -> None:
-    """Add the `Problem` schema that every error response refers to."""
-    original = app.openapi
-
-    def openapi() -> dict:  # type: ignore[type-arg]
-        if app.openapi_schema:
-            return app.openapi_schema
-        spec = original()
-        problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
-        schemas.update(problem.pop("$defs", {}))
-        schemas["Problem"] = problem
-        app.openapi_schema = spec
-        return spec
-
-    app.openapi = openapi  # type: ignore[method-assign]

@@ -89,6 +89,17 @@ def _asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+async def postgres_reachable() -> bool:
+    import asyncpg
+
+    try:
+        conn = await asyncio.wait_for(asyncpg.connect(_asyncpg_dsn(POSTGRES_ADMIN_URL)), 5)
+    except (TimeoutError, OSError, asyncpg.PostgresError):
+        return False
+    await conn.close()
+    return True
+
+
 async def create_postgres_database() -> str:
     import asyncpg
 
@@ -388,6 +399,12 @@ async def jobs_settings(settings: Settings) -> AsyncIterator[Settings]:
             yield arq_settings
     finally:
         await clear_redis()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `long` (real processes, the fuzzer) run first, so that parallel workers
+    spend the rest of the run on short ones and finish together."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -34,6 +34,7 @@ def hearth(*args: str, database_url: str, **env: str) -> subprocess.CompletedPro
     )
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_migrate_create_org_and_seed_demo(backend: str, tmp_path: Path) -> None:
     async with fresh_database(backend, tmp_path) as url:
@@ -136,6 +137,7 @@ def test_export_schema_writes_both_files(tmp_path: Path) -> None:
     assert "type Query" in (tmp_path / "schema.graphql").read_text()
 
 
+@pytest.mark.long
 async def test_events_written_by_the_cli_are_dispatched_by_the_service(tmp_path: Path) -> None:
     """Without Redis the CLI only writes outbox rows; the running service's sweep finds them."""
     url = f"sqlite+aiosqlite:///{tmp_path}/events.db"

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import insert, inspect, select, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import fresh_database, run_alembic
+from app.forum.models import Member, Post, Reaction, Thread
+from tests.conftest import (
+    fresh_database,
+    http_client,
+    make_settings,
+    run_alembic,
+    running_app,
+    seed_org,
+)
+from tests.forum.conftest import make_forum, start_thread
 
 
 async def table_names(url: str) -> set[str]:
@@ -39,3 +49,73 @@ async def test_upgrade_downgrade_upgrade_without_drift(backend: str, tmp_path) -
         await asyncio.to_thread(run_alembic, url, "upgrade")
         # `alembic check` raises when the models and the migrated schema differ.
         await asyncio.to_thread(run_alembic, url, "check")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_reactions_stored_as_sent_become_one_canonical_reaction(
+    backend: str, tmp_path
+) -> None:
+    """Rows written before 0003 (`thumbsup`, `+1` and 👍 by one member, `heart`, text that is
+    no emoji) end up as one row per emoji and reactor, and the counts follow."""
+    async with fresh_database(backend, tmp_path) as url:
+        await asyncio.to_thread(run_alembic, url, "upgrade")
+        async with running_app(make_settings(url)) as app, http_client(app) as client:
+            org = await seed_org(app, "Starfall Studios")
+            forum = await make_forum(client, org)
+            thread = await start_thread(client, forum, forum.member("p1", "Ada"))
+            # Bob's first request makes him a member.
+            bob = await client.get(f"/v1/threads/{thread['id']}", headers=forum.member("p2", "Bob"))
+            assert bob.status_code == 200
+        post_id = uuid.UUID(thread["first_post_id"])
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as conn:
+                members = dict((await conn.execute(select(Member.external_id, Member.id))).all())
+                as_sent = [
+                    ("p2", "thumbsup"), ("p2", "+1"), ("p2", "\N{THUMBS UP SIGN}"),
+                    ("p2", "heart"), ("p2", "notanemoji"), ("p1", "+1"),
+                ]  # fmt: skip
+                for sub, emoji in as_sent:
+                    await conn.execute(
+                        insert(Reaction).values(
+                            id=uuid.uuid4(), post_id=post_id, emoji=emoji, member_id=members[sub]
+                        )
+                    )
+                await conn.execute(
+                    update(Post)
+                    .where(Post.id == post_id)
+                    .values(
+                        reactions={
+                            "thumbsup": 1,
+                            "+1": 2,
+                            "\N{THUMBS UP SIGN}": 1,
+                            "heart": 1,
+                            "notanemoji": 1,
+                        }
+                    )
+                )
+                await conn.execute(
+                    update(Thread)
+                    .where(Thread.first_post_id == post_id)
+                    .values(reaction_count=6, score=6)
+                )
+            await asyncio.to_thread(run_alembic, url, "downgrade", "0002")
+            await asyncio.to_thread(run_alembic, url, "upgrade")
+            async with engine.connect() as conn:
+                rows = (await conn.execute(select(Reaction.emoji, Reaction.member_id))).all()
+                post = (await conn.execute(select(Post.reactions).where(Post.id == post_id))).one()
+                counts = (
+                    await conn.execute(
+                        select(Thread.reaction_count, Thread.score).where(
+                            Thread.first_post_id == post_id
+                        )
+                    )
+                ).one()
+        finally:
+            await engine.dispose()
+    thumbs, heart = "\N{THUMBS UP SIGN}", "\N{HEAVY BLACK HEART}\N{VARIATION SELECTOR-16}"
+    assert sorted(rows, key=str) == sorted(
+        [(thumbs, members["p2"]), (heart, members["p2"]), (thumbs, members["p1"])], key=str
+    )
+    assert post.reactions == {thumbs: 2, heart: 1}
+    assert tuple(counts) == (3, 3)

@@ -25,8 +25,10 @@ from app.core import events, outbound, signing
 from app.core.auth import Actor, Role
 from app.core.db import flush_or_conflict, utcnow
 from app.core.errors import Conflict, NotFound, ValidationFailed, pydantic_errors
-from app.core.pagination import PageParams, Window, paginate
+from app.core.pagination import Keyset, PageParams, Window, paginate
 from app.core.runtime import Runtime
+
+CHANNEL_ORDER = Keyset([(Channel.created_at, "asc"), (Channel.id, "asc")])
 
 _URL_FIELDS = ("webhook_url", "url", "avatar_url")
 
@@ -132,8 +134,7 @@ async def list_channels(
 ) -> Window[Channel]:
     community = await communities.get_community(session, actor, community_id)
     stmt = select(Channel).where(Channel.community_id == community.id)
-    keys = [(Channel.created_at, "asc"), (Channel.id, "asc")]
-    return await paginate(session, stmt, keys, params)  # type: ignore[arg-type]
+    return await paginate(session, stmt, CHANNEL_ORDER, params)
 
 
 def _validate_config(kind: ChannelKind, raw: dict[str, Any]) -> dict[str, Any]:
@@ -147,6 +148,20 @@ def _validate_config(kind: ChannelKind, raw: dict[str, Any]) -> dict[str, Any]:
             f"The configuration is not valid for a {kind.value} channel.", errors=errors
         ) from exc
     return validated.model_dump(exclude_none=True)
+
+
+def _ensure_fields_of_kind(kind: ChannelKind, patch: dict[str, Any]) -> None:
+    """A config field of another kind of channel (a `username` for Slack) conflicts with
+    what this channel is: its kind never changes."""
+    foreign = [key for key in patch if key not in CONFIG_MODELS[kind].model_fields]
+    if foreign:
+        raise Conflict(
+            f"A {kind.value} channel has no {', '.join(foreign)} in its config.",
+            errors=[
+                {"loc": ["body", "config", key], "message": "not of this kind", "type": "kind"}
+                for key in foreign
+            ],
+        )
 
 
 def _merged_config(channel: Channel, patch: dict[str, Any]) -> dict[str, Any]:
@@ -178,6 +193,8 @@ async def update_channel(
             {k: v for k, v in changes["config"].items() if isinstance(v, str)}, policy
         )
     channel = await get_channel(session, actor, channel_id)
+    if changes.get("config"):
+        _ensure_fields_of_kind(ChannelKind(channel.kind), changes["config"])
     if changes.get("name") is not None and changes["name"] != channel.name:
         await _ensure_name_free(session, channel.community_id, changes["name"])
         channel.name = changes["name"]

@@ -17,7 +17,7 @@ import httpx
 from app.communities.platforms import PROFILES, ChannelKind
 from app.core import metrics, outbound, signing
 from app.core.db import utcnow
-from app.core.errors import RuleViolation
+from app.core.errors import Conflict
 from app.core.runtime import Runtime
 
 
@@ -43,16 +43,16 @@ class Transport:
 
 
 def check_length(kind: ChannelKind, message: OutgoingMessage) -> None:
+    """A text too long for the channel's platform conflicts with what the channel is: the
+    same text fits another channel."""
     profile = PROFILES[kind]
     if len(message.text) > profile.max_length:
-        raise RuleViolation(
+        raise Conflict(
             f"{profile.label} accepts at most {profile.max_length} characters; this text has"
             f" {len(message.text)}."
         )
     if message.title and profile.title_max_length and len(message.title) > profile.title_max_length:
-        raise RuleViolation(
-            f"{profile.label} titles are at most {profile.title_max_length} characters."
-        )
+        raise Conflict(f"{profile.label} titles are at most {profile.title_max_length} characters.")
 
 
 async def send(
@@ -61,7 +61,9 @@ async def send(
     """Send `message` to a channel; what the receiver answered, never an exception for it."""
     sender = _SENDERS.get(kind)
     if sender is None:
-        raise RuleViolation(
+        # The channel's kind, which never changes, leaves nothing to send: a conflict with
+        # what the channel is, not a fault in the request.
+        raise Conflict(
             f"'{kind.value}' channels are shown by Hearth itself; there is nothing to send to."
         )
     check_length(kind, message)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Response, status
+from fastapi import APIRouter, Body, Response, status
 
 from app.communities import channels, service
 from app.communities.schemas import (
@@ -19,14 +19,17 @@ from app.communities.schemas import (
     CommunityOut,
     CommunityUpdate,
     MemberSecretIn,
+    NewChannel,
     PlatformProfileOut,
 )
 from app.core.deps import CurrentActor, RuntimeDep, Session
 from app.core.errors import document_not_found, problem_responses
-from app.core.pagination import Page, PageParams, page_params
+from app.core.openapi import documented_body
+from app.core.pagination import Page, paging
 
 router = APIRouter(prefix="/v1", tags=["communities"], responses=problem_responses(401, 403, 422))
-Paging = Annotated[PageParams, Depends(page_params)]
+CommunityPaging = paging(service.COMMUNITY_ORDER.cursor)
+ChannelPaging = paging(channels.CHANNEL_ORDER.cursor)
 
 
 @router.post(
@@ -46,7 +49,7 @@ async def create_community(
 
 @router.get("/communities", response_model=Page[CommunityOut])
 async def list_communities(
-    session: Session, actor: CurrentActor, page: Paging
+    session: Session, actor: CurrentActor, page: CommunityPaging
 ) -> Page[CommunityOut]:
     """The organisation's communities, oldest first. Role: viewer."""
     window = await service.list_communities(session, actor, page)
@@ -96,6 +99,7 @@ async def set_member_secret(
     status_code=status.HTTP_201_CREATED,
     response_model=ChannelCreated,
     responses=problem_responses(409),
+    openapi_extra=documented_body("NewChannel", NewChannel),
 )
 async def create_channel(
     community_id: uuid.UUID,
@@ -115,7 +119,7 @@ async def create_channel(
 
 @router.get("/communities/{community_id}/channels", response_model=Page[ChannelOut])
 async def list_channels(
-    community_id: uuid.UUID, session: Session, actor: CurrentActor, page: Paging
+    community_id: uuid.UUID, session: Session, actor: CurrentActor, page: ChannelPaging
 ) -> Page[ChannelOut]:
     """A community's channels, oldest first. Role: viewer."""
     window = await channels.list_channels(session, actor, community_id, page)

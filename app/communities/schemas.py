@@ -5,43 +5,54 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     StringConstraints,
+    Tag,
     field_validator,
     model_validator,
 )
 
 from app.communities.platforms import ChannelKind, PlatformProfile
-from app.core.schemas import Name, RequestModel, ResponseModel
+from app.core.schemas import (
+    Name,
+    PatchModel,
+    RequestModel,
+    ResponseModel,
+    Text,
+    request_schema_extra,
+)
 from app.core.signing import is_valid_secret
 
 Slug = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"),
+    StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"),
     Field(description="Lowercase letters, digits and hyphens (1 to 64); used in feed URLs."),
 ]
 Locale = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, max_length=35, pattern=r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$"
-    ),
+    StringConstraints(max_length=35, pattern=r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$"),
     Field(description="A BCP 47 language tag, e.g. `en`, `pt-BR`, `zh-Hant`."),
 ]
-Phrase = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Term = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Phrase = Text(200)
+Term = Text(100)
 HttpURL = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=2048, pattern=r"^https?://\S+$"),
-    Field(description="An http(s) URL; must resolve to a public address."),
+    StringConstraints(max_length=2048, pattern=r"^https?://[!-~]+$"),
+    Field(
+        description="An http(s) URL in printable ASCII (percent-encode the rest); must resolve"
+        " to a public address."
+    ),
 ]
 
 
 class Tone(BaseModel):
     """How a community is written to: checked against every outgoing text."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=request_schema_extra)
 
     voice: str = Field("", max_length=1000, description="A few sentences on the community's voice.")
     formality: Literal["casual", "neutral", "formal"] = "neutral"
@@ -81,7 +92,7 @@ class CommunityCreate(RequestModel):
         return self
 
 
-class CommunityUpdate(RequestModel):
+class CommunityUpdate(PatchModel):
     slug: Slug | None = None
     name: Name | None = None
     description: str | None = Field(None, max_length=2000)
@@ -116,7 +127,7 @@ class MemberSecretIn(RequestModel):
 
 class DiscordConfig(RequestModel):
     webhook_url: HttpURL
-    username: str | None = Field(None, min_length=1, max_length=80)
+    username: Text(80) | None = None
     avatar_url: HttpURL | None = None
 
 
@@ -124,18 +135,31 @@ class SlackConfig(RequestModel):
     webhook_url: HttpURL
 
 
+def _whsec(value: str | None) -> str | None:
+    if value is not None and not is_valid_secret(value):
+        raise ValueError("must be `whsec_` followed by base64 of 24 to 64 random bytes")
+    return value
+
+
+# `whsec_` and the base64 (padded) of 24 to 64 bytes, spelled out so the document admits
+# exactly what `is_valid_secret` does.
+_B64 = "[A-Za-z0-9+/]"
+WHSEC_PATTERN = (
+    rf"^whsec_(?:(?:{_B64}{{4}}){{8,21}}(?:{_B64}{{2}}==)?|(?:{_B64}{{4}}){{8,20}}{_B64}{{3}}=)$"
+)
+WebhookSecret = Annotated[
+    str,
+    AfterValidator(_whsec),  # the same rule, with a message a person can read
+    Field(
+        description="A `whsec_` signing secret; generated when omitted (shown once).",
+        json_schema_extra={"pattern": WHSEC_PATTERN},
+    ),
+]
+
+
 class WebhookConfig(RequestModel):
     url: HttpURL
-    secret: str | None = Field(
-        None, description="A `whsec_` signing secret; generated when omitted (shown once)."
-    )
-
-    @field_validator("secret")
-    @classmethod
-    def _whsec(cls, value: str | None) -> str | None:
-        if value is not None and not is_valid_secret(value):
-            raise ValueError("must be `whsec_` followed by base64 of 24 to 64 random bytes")
-        return value
+    secret: WebhookSecret | None = None
 
 
 class InternalConfig(RequestModel):
@@ -158,22 +182,84 @@ SECRET_FIELDS: dict[ChannelKind, tuple[str, ...]] = {
 
 
 class ChannelCreate(RequestModel):
+    """A new channel, as the service validates it: `config` is checked against the model of
+    its `kind` (CONFIG_MODELS), so errors point at `config.…` as sent. The OpenAPI document
+    shows the same rule as the union below."""
+
     name: Name
     kind: ChannelKind
-    config: dict[str, Any] = Field(
-        default_factory=dict,
-        description=(
-            "Depends on `kind`. discord: `{webhook_url, username?, avatar_url?}`;"
-            " slack: `{webhook_url}`; webhook: `{url, secret?}` (a `whsec_` secret is generated"
-            " when omitted); forum, launcher_feed: `{}`. Secrets are write-only."
-        ),
-    )
+    config: dict[str, Any] = Field(default_factory=dict)
 
 
-class ChannelUpdate(RequestModel):
+# The documented shape of a new channel: `config` has the shape of its `kind`.
+
+
+class _NewChannel(RequestModel):
+    name: Name
+
+
+class NewDiscordChannel(_NewChannel):
+    kind: Literal[ChannelKind.discord]
+    config: DiscordConfig
+
+
+class NewSlackChannel(_NewChannel):
+    kind: Literal[ChannelKind.slack]
+    config: SlackConfig
+
+
+class NewWebhookChannel(_NewChannel):
+    kind: Literal[ChannelKind.webhook]
+    config: WebhookConfig = Field(description="A `whsec_` secret is generated when omitted.")
+
+
+class NewForumChannel(_NewChannel):
+    kind: Literal[ChannelKind.forum]
+    config: InternalConfig = Field(default_factory=InternalConfig)
+
+
+class NewLauncherFeedChannel(_NewChannel):
+    kind: Literal[ChannelKind.launcher_feed]
+    config: InternalConfig = Field(default_factory=InternalConfig)
+
+
+def _channel_kind(value: Any) -> str | None:
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    return kind.value if isinstance(kind, ChannelKind) else kind
+
+
+# Told apart by `kind` through a function, not the field itself: RequestModel checks every
+# field's JSON type before validation, which a field discriminator does not allow.
+NewChannel = Annotated[
+    Annotated[NewDiscordChannel, Tag("discord")]
+    | Annotated[NewSlackChannel, Tag("slack")]
+    | Annotated[NewWebhookChannel, Tag("webhook")]
+    | Annotated[NewForumChannel, Tag("forum")]
+    | Annotated[NewLauncherFeedChannel, Tag("launcher_feed")],
+    Discriminator(
+        _channel_kind,
+        custom_error_type="channel_kind",
+        custom_error_message="kind must be one of discord, slack, webhook, forum, launcher_feed",
+    ),
+]
+
+
+class ChannelConfigPatch(PatchModel):
+    """The config fields to change; each must belong to the channel's kind (409 otherwise)."""
+
+    nullable = frozenset({"username", "avatar_url"})  # optional fields, cleared by null
+
+    webhook_url: HttpURL | None = Field(None, description="discord, slack")
+    username: Text(80) | None = Field(None, description="discord")
+    avatar_url: HttpURL | None = Field(None, description="discord")
+    url: HttpURL | None = Field(None, description="webhook")
+    secret: WebhookSecret | None = Field(None, description="webhook: a new signing secret")
+
+
+class ChannelUpdate(PatchModel):
     name: Name | None = None
     enabled: bool | None = None
-    config: dict[str, Any] | None = Field(
+    config: ChannelConfigPatch | None = Field(
         None, description="Fields to change; omitted fields (and secrets) keep their value."
     )
 
@@ -196,7 +282,7 @@ class ChannelCreated(ChannelOut):
 
 
 class ChannelTest(RequestModel):
-    text: str | None = Field(None, min_length=1, max_length=100_000)
+    text: Text(100_000) | None = None
 
 
 class ChannelTestResult(BaseModel):

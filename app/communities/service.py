@@ -18,8 +18,10 @@ from app.communities.schemas import (
 from app.core import events
 from app.core.auth import Actor, Role, forget_community_tokens
 from app.core.db import flush_or_conflict, utcnow
-from app.core.errors import Conflict, NotFound, null_not_allowed
-from app.core.pagination import PageParams, Window, paginate
+from app.core.errors import Conflict, NotFound
+from app.core.pagination import Keyset, PageParams, Window, paginate
+
+COMMUNITY_ORDER = Keyset([(Community.created_at, "asc"), (Community.id, "asc")])
 
 
 def to_out(community: Community) -> CommunityOut:
@@ -122,8 +124,7 @@ async def list_communities(
 ) -> Window[Community]:
     actor.require(Role.viewer)
     stmt = select(Community).where(Community.org_id == actor.org_id)
-    keys = [(Community.created_at, "asc"), (Community.id, "asc")]
-    return await paginate(session, stmt, keys, params)  # type: ignore[arg-type]
+    return await paginate(session, stmt, COMMUNITY_ORDER, params)
 
 
 async def update_community(
@@ -132,9 +133,6 @@ async def update_community(
     actor.require(Role.manager)
     community = await get_community(session, actor, community_id)
     changes = data.model_dump(exclude_unset=True)
-    for field in ("slug", "name", "description", "default_locale", "tone"):
-        if changes.get(field) is None and field in changes:
-            raise null_not_allowed(field)
     if "slug" in changes and changes["slug"] != community.slug:
         await _ensure_slug_free(session, actor.org_id, changes["slug"])
     for field in ("slug", "name", "description", "default_locale"):

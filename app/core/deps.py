@@ -72,12 +72,14 @@ async def _system_admin(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> None:
     configured = get_runtime(request).settings.admin_token
+    if credentials is None:  # no credential is a 401 on every route, this one too
+        raise Unauthenticated("This needs the system admin token (HEARTH_ADMIN_TOKEN).")
     if configured is None:
         raise Forbidden(
             "Creating organisations over the API is disabled. Set HEARTH_ADMIN_TOKEN, or use"
             " `hearth create-org` on the server."
         )
-    if credentials is None or not hmac.compare_digest(
+    if not hmac.compare_digest(
         credentials.credentials.encode(), configured.get_secret_value().encode()
     ):
         raise Unauthenticated("This needs the system admin token (HEARTH_ADMIN_TOKEN).")

@@ -6,6 +6,7 @@ same errors with `extensions.code` (see `app/core/graphql.py`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -17,6 +18,8 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.core.schemas import NO_NUL_PATTERN, TEXT_PATTERN
 
 PROBLEM_BASE = "https://hearth.dev/problems/"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -49,6 +52,14 @@ class NotFound(AppError):
     status, slug, title, code = 404, "not-found", "Not found", "NOT_FOUND"
 
 
+def missing_reference(field: str, detail: str) -> NotFound:
+    """An id in the body that names nothing the caller can see: a 404 like the same id in the
+    path (another organisation's object must not be told apart from none), naming the field."""
+    return NotFound(
+        detail, errors=[{"loc": ["body", field], "message": "not found", "type": "ref"}]
+    )
+
+
 class Conflict(AppError):
     status, slug, title, code = 409, "conflict", "Conflict", "CONFLICT"
 
@@ -69,14 +80,6 @@ class ValidationFailed(AppError):
     status, slug, title, code = 422, "validation", "Invalid request", "BAD_USER_INPUT"
 
 
-def null_not_allowed(field: str) -> ValidationFailed:
-    """A PATCH that sends null for a field that always has a value."""
-    return ValidationFailed(
-        f"{field} cannot be null; leave it out to keep its value.",
-        errors=[{"loc": ["body", field], "message": "may not be null", "type": "null"}],
-    )
-
-
 class RuleViolation(AppError):
     """Well-formed input that a business rule refuses (e.g. an unsafe URL)."""
 
@@ -85,6 +88,19 @@ class RuleViolation(AppError):
 
 class PayloadTooLarge(AppError):
     status, slug, title, code = 413, "payload-too-large", "Payload too large", "PAYLOAD_TOO_LARGE"
+
+
+class UnsupportedMediaType(AppError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
+def not_json(content_type: str | None) -> UnsupportedMediaType:
+    """A body sent as something other than JSON (curl's `-d` alone sends a form)."""
+    sent = f"Content-Type {content_type}" if content_type else "no Content-Type"
+    return UnsupportedMediaType(
+        f"The body was sent with {sent}; send it as JSON with `Content-Type: application/json`."
+    )
 
 
 class TooManyRequests(AppError):
@@ -139,11 +155,21 @@ def pydantic_errors(raw: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             "loc": [str(part) for part in err.get("loc", ())],
-            "message": str(err.get("msg", "invalid value")),
+            "message": _message(err),
             "type": str(err.get("type", "value_error")),
         }
         for err in raw
     ]
+
+
+def _message(err: Mapping[str, Any]) -> str:
+    pattern = (err.get("ctx") or {}).get("pattern")
+    if pattern == TEXT_PATTERN:
+        return "must hold a character other than spaces, and no NUL (\\u0000)"
+    if pattern == NO_NUL_PATTERN:
+        return "must not hold NUL (\\u0000) characters"
+    # pydantic prefixes our own ValueErrors' text with "Value error, ".
+    return str(err.get("msg", "invalid value")).removeprefix("Value error, ")
 
 
 _STATUS_SLUGS = {
@@ -177,8 +203,12 @@ async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
     return _render(exc)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if isinstance(exc.body, bytes | bytearray):
+        # FastAPI parses a body as JSON only when it is declared JSON, and hands the raw
+        # bytes on otherwise: its complaint ("a valid dictionary") would hide the reason.
+        return _render(not_json(request.headers.get("content-type")))
     raw = exc.errors()
     broken_json = next((e for e in raw if e.get("type") == "json_invalid"), None)
     if broken_json is not None:
@@ -195,7 +225,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem_response(422, "validation", "Invalid request", detail, errors=errors)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = {
         404: "No such resource.",
@@ -203,7 +233,35 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     }.get(exc.status_code, exc.detail if isinstance(exc.detail, str) else "")
     error = http_error(exc.status_code, detail)
     error.headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        routed = {m.strip() for m in error.headers.get("Allow", "").split(",") if m.strip()}
+        error.headers["Allow"] = ", ".join(sorted(routed | documented_methods(request)))
     return _render(error)
+
+
+def _template_regex(template: str) -> re.Pattern[str]:
+    """`/v1/posts/{post_id}` → a pattern matching that path with any one segment as the id."""
+    parts = re.split(r"\{[^}/]+\}", template)
+    return re.compile("^" + "[^/]+".join(re.escape(part) for part in parts) + "$")
+
+
+def documented_methods(request: Request) -> set[str]:
+    """The methods the OpenAPI document lists for this path. Starlette's own 405 names only
+    the methods of the first route that matched the path, and FastAPI has one route per
+    method, so a resource's other methods would be missing from `Allow`."""
+    state = request.app.state
+    if getattr(state, "methods_by_path", None) is None:
+        state.methods_by_path = [
+            (_template_regex(path), {method.upper() for method in operations})
+            for path, operations in request.app.openapi()["paths"].items()
+        ]
+    path = request.scope["path"].removeprefix(request.scope.get("root_path", ""))
+    return {
+        method
+        for pattern, methods in state.methods_by_path
+        if pattern.match(path)
+        for method in methods
+    }
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -246,8 +304,10 @@ _RESPONSE_TEXT = {
     401: "No valid credential.",
     403: "Your role does not allow this.",
     404: "No such object in your organisation.",
+    400: "The body is not valid JSON.",
     409: "Conflicts with what is stored.",
     413: "Request body too large.",
+    415: "The body is not sent as JSON (`Content-Type: application/json`).",
     422: "Invalid input.",
     429: "Rate limited; see Retry-After.",
 }

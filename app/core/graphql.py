@@ -22,11 +22,12 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.fastapi import BaseContext, GraphQLRouter
-from strawberry.types import ExecutionContext
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from app.core.auth import Actor, bearer_token, resolve_token
 from app.core.deps import client_ip
-from app.core.errors import AppError, ValidationFailed, http_error, pydantic_errors
+from app.core.errors import AppError, ValidationFailed, http_error, not_json, pydantic_errors
 from app.core.pagination import MAX_LIMIT, PageParams
 from app.core.runtime import Runtime
 
@@ -178,14 +179,59 @@ class Schema(strawberry.Schema):
 
 
 class Router(GraphQLRouter[Context, None]):
-    """Strawberry's router, with its transport errors (bad JSON, a mutation over GET, a
-    multipart body) answered as problem+json like every other error."""
+    """Strawberry's router, answering as GraphQL over HTTP asks and as the rest of the API
+    does: transport errors (bad JSON, a body that is not JSON) as problem+json, a mutation
+    over GET as 405, and an operation name the document lacks as a GraphQL error."""
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        if getattr(request, "method", None) == "POST":  # a WebSocket has none
+            content_type = request.headers.get("content-type")
+            if not _is_json(content_type):
+                raise not_json(content_type)
         try:
             return await super().run(request, context=context, root_value=root_value)
         except HTTPException as exc:
             raise http_error(exc.status_code, exc.reason) from exc
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            parsed = super().parse_json(data)
+        except UnicodeDecodeError as exc:  # Strawberry reads only a JSON error as a 400
+            raise HTTPException(400, "Unable to parse request body as JSON") from exc
+        if not isinstance(parsed, dict | list):  # Strawberry would call .get() on it
+            raise HTTPException(400, "The body must be a JSON object with a `query`.")
+        return parsed
+
+    async def parse_http_body(self, request: Any) -> Any:
+        data = await super().parse_http_body(request)
+        # Strawberry checks `query`, `variables` and `extensions`, not `operationName`.
+        if not isinstance(data, list) and not isinstance(data.operation_name, str | None):
+            raise HTTPException(
+                400, "The GraphQL operation's `operationName` must be a string or null."
+            )
+        return data
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as exc:
+            if isinstance(exc.__cause__, InvalidOperationTypeError):
+                error = http_error(405, "Mutations are sent with POST; GET runs queries only.")
+                error.headers["Allow"] = "GET, POST"
+                raise error from exc
+            if isinstance(exc.__cause__, CannotGetOperationTypeError):
+                # A well-formed request whose document has no such operation: a GraphQL
+                # request error, which GraphQL over HTTP answers 200 with `errors`.
+                extensions = {"code": "BAD_USER_INPUT"}
+                return ExecutionResult(
+                    data=None, errors=[GraphQLError(exc.reason, extensions=extensions)]
+                )
+            raise
+
+
+def _is_json(content_type: str | None) -> bool:
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
 
 
 def extensions() -> list[Any]:

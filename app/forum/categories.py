@@ -9,11 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Actor, Role
 from app.core.db import flush_or_conflict, utcnow
-from app.core.errors import Conflict, NotFound, RuleViolation, null_not_allowed
-from app.core.pagination import PageParams, Window, paginate
+from app.core.errors import Conflict, NotFound, missing_reference
+from app.core.pagination import Keyset, PageParams, Window, paginate
 from app.forum.access import ensure_community
 from app.forum.models import Category, Thread
 from app.forum.schemas import CategoryCreate, CategoryUpdate
+
+CATEGORY_ORDER = Keyset([(Category.position, "asc"), (Category.name, "asc"), (Category.id, "asc")])
 
 
 def _taken(slug: str) -> str:
@@ -43,8 +45,7 @@ async def list_categories(
     """A community's categories in display order: `position`, then name."""
     await ensure_community(session, actor, community_id)
     stmt = select(Category).where(Category.community_id == community_id)
-    keys = [(Category.position, "asc"), (Category.name, "asc"), (Category.id, "asc")]
-    return await paginate(session, stmt, keys, params)  # type: ignore[arg-type]
+    return await paginate(session, stmt, CATEGORY_ORDER, params)
 
 
 async def get_category(session: AsyncSession, actor: Actor, category_id: uuid.UUID) -> Category:
@@ -65,8 +66,6 @@ async def update_category(
     actor.require(Role.manager)
     category = await get_category(session, actor, category_id)
     for field, value in data.model_dump(exclude_unset=True).items():
-        if value is None:
-            raise null_not_allowed(field)
         setattr(category, field, value)
     category.updated_at = utcnow()
     await flush_or_conflict(session, _taken(category.slug))
@@ -93,8 +92,5 @@ async def category_in_community(
         select(Category).where(Category.id == category_id, Category.community_id == community_id)
     )
     if category is None:
-        raise RuleViolation(
-            "No such category in this community.",
-            errors=[{"loc": ["body", "category_id"], "message": "unknown category", "type": "ref"}],
-        )
+        raise missing_reference("category_id", "No such category in this community.")
     return category

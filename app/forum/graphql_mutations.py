@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from strawberry.types import Info
 
 from app.core.graphql import Context, given, parse
@@ -27,9 +27,9 @@ from app.forum.graphql_types import (
     ThreadType,
 )
 from app.forum.schemas import (
-    EMOJI_PATTERN,
     CategoryCreate,
     CategoryUpdate,
+    EmojiKey,
     InboxItemUpdate,
     PostCreate,
     PostUpdate,
@@ -46,7 +46,7 @@ Ctx = Info[Context, None]
 class ReactionIn(BaseModel):
     """The emoji as REST takes it in the path."""
 
-    emoji: str = Field(pattern=EMOJI_PATTERN)
+    emoji: EmojiKey
 
 
 def _data(obj: Any) -> dict[str, Any]:
@@ -282,8 +282,8 @@ class Mutation:
 
 async def _set_reaction(info: Ctx, post_id: uuid.UUID, emoji: str, *, present: bool) -> PostType:
     actor = await info.context.actor()
-    data = parse(ReactionIn, {"emoji": emoji})
     runtime = info.context.runtime
+    data = parse(ReactionIn, {"emoji": emoji})
     async with runtime.unit_of_work() as session:
         post = await posts.set_reaction(
             session, actor, post_id, data.emoji, present=present, limiter=runtime.limiter

@@ -23,8 +23,8 @@ from sqlalchemy.orm import joinedload
 
 from app.core.auth import Actor, Role
 from app.core.db import utcnow
-from app.core.errors import NotFound, RuleViolation, null_not_allowed
-from app.core.pagination import PageParams, Window, paginate
+from app.core.errors import NotFound, missing_reference
+from app.core.pagination import Keyset, PageParams, Window, paginate
 from app.core.statements import Prebuilt
 from app.core.text import NEGATIVE_FROM, POSITIVE_FROM
 from app.forum.access import ensure_community
@@ -32,6 +32,8 @@ from app.forum.models import InboxItem, Thread
 from app.forum.schemas import InboxItemOut, InboxItemUpdate, SentimentOut
 from app.forum.views import thread_out
 from app.orgs import service as orgs_service
+
+INBOX_ORDER = Keyset([(InboxItem.rank_at, "asc"), (InboxItem.id, "asc")])
 
 NEGATIVITY_WEIGHT = timedelta(hours=24)
 REACTION_WEIGHT = timedelta(hours=1)
@@ -149,8 +151,7 @@ async def list_inbox(
         stmt = stmt.where(InboxItem.assignee_key_id.is_(None))
     elif assignee is not None:
         stmt = stmt.where(InboxItem.assignee_key_id == assignee)
-    keys = [(InboxItem.rank_at, "asc"), (InboxItem.id, "asc")]
-    return await paginate(session, stmt, keys, params)  # type: ignore[arg-type]
+    return await paginate(session, stmt, INBOX_ORDER, params)
 
 
 async def update_item(
@@ -173,11 +174,8 @@ async def update_item(
             key_id is not None
             and await orgs_service.find_active_key(session, actor.org_id, key_id) is None
         ):
-            raise RuleViolation(
-                "The assignee must be an active API key of your organisation.",
-                errors=[
-                    {"loc": ["body", "assignee_key_id"], "message": "unknown key", "type": "ref"}
-                ],
+            raise missing_reference(
+                "assignee_key_id", "The assignee must be an active API key of your organisation."
             )
         item.assignee_key_id = key_id
     if changes.get("status") is not None and changes["status"] != item.status:
@@ -185,8 +183,6 @@ async def update_item(
         resolved = item.status != "open"
         item.resolved_at = utcnow() if resolved else None
         item.resolved_by_key_id = actor.key_id if resolved else None
-    elif "status" in changes and changes["status"] is None:
-        raise null_not_allowed("status")
     item.updated_at = utcnow()
     await session.flush()
     return item

@@ -24,11 +24,13 @@ from app.core import events
 from app.core.auth import Actor, Role, Standing
 from app.core.db import utcnow
 from app.core.errors import Forbidden, NotFound, Unauthenticated
-from app.core.pagination import PageParams, Window, paginate
+from app.core.pagination import Keyset, PageParams, Window, paginate
 from app.core.runtime import Runtime
 from app.core.statements import Prebuilt
 from app.forum.models import Member
 from app.forum.schemas import MemberOut
+
+MEMBER_ORDER = Keyset([(Member.joined_at, "asc"), (Member.id, "asc")])
 
 ALGORITHM = "HS256"
 DELETED_MEMBER = "deleted member"
@@ -327,5 +329,4 @@ async def list_members(
             Member.status == status,
             or_(Member.status_until.is_(None), Member.status_until > utcnow()),
         )
-    keys = [(Member.joined_at, "asc"), (Member.id, "asc")]
-    return await paginate(session, stmt, keys, params)  # type: ignore[arg-type]
+    return await paginate(session, stmt, MEMBER_ORDER, params)

@@ -14,9 +14,16 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.core import events
 from app.core.auth import Actor, Role
 from app.core.db import new_id, utcnow
-from app.core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
+from app.core.emoji import canonical_emoji
+from app.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    missing_reference,
+)
 from app.core.events import OutboxEvent
-from app.core.pagination import PageParams, Window, paginate
+from app.core.pagination import Keyset, PageParams, Window, paginate
 from app.core.ratelimit import RateLimiter, ip_bucket
 from app.core.statements import Prebuilt, Runner, statements
 from app.core.text import render_markdown, sentiment
@@ -37,8 +44,10 @@ from app.forum.members import (
     with_standing,
 )
 from app.forum.models import Member, Post, Reaction, Thread
-from app.forum.schemas import PostCreate, PostUpdate, is_emoji
+from app.forum.schemas import PostCreate, PostUpdate
 from app.forum.views import event_payload
+
+POST_ORDER = Keyset([(Post.created_at, "asc"), (Post.id, "asc")])
 
 
 async def guard_member_write(actor: Actor, limiter: RateLimiter, rule: str | None) -> None:
@@ -174,9 +183,6 @@ _REPLY_TO_IN_THREAD = Prebuilt(
 )
 
 
-_NOT_IN_THREAD = {"loc": ["body", "reply_to"], "message": "not in this thread", "type": "ref"}
-
-
 async def create_post(
     session: AsyncSession,
     actor: Actor,
@@ -205,9 +211,7 @@ async def create_post(
                 _REPLY_TO_IN_THREAD, {"post_id": data.reply_to, "thread_id": thread.id}
             )
             if found is None:
-                raise RuleViolation(
-                    "reply_to must be a post of the same thread.", errors=[_NOT_IN_THREAD]
-                )
+                raise missing_reference("reply_to", "No post of this thread has that id.")
         await guard_member_write(actor, limiter, "member_posts")
         row = post_row(actor, thread, data.body, reply_to=data.reply_to)
         post = Post(**row)  # the response's view of the row written below
@@ -284,8 +288,7 @@ async def list_posts(
         .where(Post.thread_id == thread_id, visible_clause(Post, actor))
         .options(joinedload(Post.author_member))
     )
-    keys = [(Post.created_at, "asc"), (Post.id, "asc")]
-    return await paginate(session, stmt, keys, params)  # type: ignore[arg-type]
+    return await paginate(session, stmt, POST_ORDER, params)
 
 
 async def get_post(session: AsyncSession, actor: Actor, post_id: uuid.UUID) -> Post:
@@ -395,16 +398,17 @@ async def set_reaction(
     """Add (`present`) or take back one reaction; doing it twice changes nothing."""
     require_writer(actor)
     actor = await fresh_standing(session, actor)
-    if not is_emoji(emoji):
+    key = canonical_emoji(emoji)  # the adapters already made it canonical; callers may not
+    if key is None:
         raise ValidationFailed(
-            "A reaction is a shortcode (`thumbsup`, `+1`) or a single emoji.",
-            errors=[{"loc": ["path", "emoji"], "message": "not an emoji", "type": "emoji"}],
+            "Not an emoji: send a shortcode (`thumbsup`, `+1`, `tada`) or one emoji.",
+            errors=[{"loc": ["emoji"], "message": "not an emoji", "type": "emoji"}],
         )
     post = await load_post(session, actor, post_id, lock=True)
     if present and post.status != "visible":
         raise Forbidden("Only visible posts take reactions.")  # taking one back always works
     await guard_member_write(actor, limiter, "member_reactions")
-    mine = select(Reaction).where(Reaction.post_id == post.id, Reaction.emoji == emoji)
+    mine = select(Reaction).where(Reaction.post_id == post.id, Reaction.emoji == key)
     mine = mine.where(
         Reaction.member_id == actor.member_id
         if actor.is_member
@@ -415,7 +419,7 @@ async def set_reaction(
         return post
     if present:
         session.add(
-            Reaction(post_id=post.id, emoji=emoji, member_id=actor.member_id, key_id=actor.key_id)
+            Reaction(post_id=post.id, emoji=key, member_id=actor.member_id, key_id=actor.key_id)
         )
     else:
         await session.delete(existing)
@@ -461,7 +465,7 @@ async def accept(
     if actor.is_member:
         ensure_may_write(actor)
     if thread.kind != "question":
-        raise RuleViolation("Only question threads have an accepted answer.")
+        raise Conflict("Only question threads have an accepted answer.")
     if not accepted and thread.accepted_post_id != post.id:
         return post  # withdrawing what is not marked changes nothing
     previous = thread.accepted_post_id
@@ -472,7 +476,7 @@ async def accept(
         await session.flush()
         return post
     if post.id == thread.first_post_id or post.status != "visible":
-        raise RuleViolation("The answer must be a visible reply in the thread.")
+        raise Conflict("The answer must be a visible reply in the thread.")
     if previous not in (None, post.id):
         await session.execute(
             update(Post)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from app.core.deps import CurrentActor, Session
 from app.core.errors import problem_responses
-from app.core.pagination import Page, PageParams, page_params
+from app.core.pagination import Page, paging
 from app.forum import inbox, saved_replies
 from app.forum.schemas import (
     InboxItemOut,
@@ -23,7 +23,8 @@ from app.forum.schemas import (
 )
 
 router = APIRouter(prefix="/v1", tags=["inbox"], responses=problem_responses(401, 403, 422))
-Paging = Annotated[PageParams, Depends(page_params)]
+InboxPaging = paging(inbox.INBOX_ORDER.cursor)
+SavedReplyPaging = paging(saved_replies.SAVED_REPLY_ORDER.cursor)
 
 
 @router.get("/communities/{community_id}/inbox", response_model=Page[InboxItemOut])
@@ -31,7 +32,7 @@ async def list_inbox(
     community_id: uuid.UUID,
     session: Session,
     actor: CurrentActor,
-    page: Paging,
+    page: InboxPaging,
     item_status: Annotated[InboxStatus, Query(alias="status")] = "open",
     assignee: Annotated[
         uuid.UUID | Literal["me", "none"] | None,
@@ -79,7 +80,7 @@ async def create_saved_reply(
 
 @router.get("/communities/{community_id}/saved-replies", response_model=Page[SavedReplyOut])
 async def list_saved_replies(
-    community_id: uuid.UUID, session: Session, actor: CurrentActor, page: Paging
+    community_id: uuid.UUID, session: Session, actor: CurrentActor, page: SavedReplyPaging
 ) -> Page[SavedReplyOut]:
     """A community's saved replies, by title. Role: moderator."""
     window = await saved_replies.list_saved_replies(session, actor, community_id, page)

@@ -5,17 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from app.core.deps import CurrentActor, Session
 from app.core.errors import problem_responses
-from app.core.pagination import Page, PageParams, page_params
+from app.core.pagination import Page, paging
 from app.core.schemas import NO_NUL_PATTERN
 from app.forum import members, privacy
 from app.forum.schemas import MemberExport, MemberOut, MemberStatus
 
 router = APIRouter(prefix="/v1", tags=["members"], responses=problem_responses(401, 403, 422))
-Paging = Annotated[PageParams, Depends(page_params)]
+MemberPaging = paging(members.MEMBER_ORDER.cursor)
 
 
 @router.get("/communities/{community_id}/members", response_model=Page[MemberOut])
@@ -23,7 +23,7 @@ async def list_members(
     community_id: uuid.UUID,
     session: Session,
     actor: CurrentActor,
-    page: Paging,
+    page: MemberPaging,
     q: Annotated[
         str | None,
         Query(

@@ -5,23 +5,23 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response, status
+from fastapi import APIRouter, Path, Response, status
+from pydantic import WithJsonSchema
 
 from app.core.deps import CurrentActor, RuntimeDep, Session
 from app.core.errors import problem_responses
-from app.core.pagination import Page, PageParams, page_params
+from app.core.pagination import Page, paging
 from app.forum import posts
-from app.forum.schemas import EMOJI_PATTERN, PostCreate, PostOut, PostUpdate, ReactionsOut
+from app.forum.schemas import EmojiKey, PostCreate, PostOut, PostUpdate, ReactionsOut
 from app.forum.views import post_out
 
 router = APIRouter(prefix="/v1", tags=["forum"], responses=problem_responses(401, 403, 422))
-Paging = Annotated[PageParams, Depends(page_params)]
+PostPaging = paging(posts.POST_ORDER.cursor)
+# Made canonical on the way in; the document lists every accepted spelling.
 Emoji = Annotated[
-    str,
-    Path(
-        pattern=EMOJI_PATTERN,
-        description="A shortcode (`thumbsup`, `+1`) or an emoji itself (URL-encoded).",
-    ),
+    EmojiKey,
+    Path(description="A shortcode (`thumbsup`, `+1`) or an emoji itself (URL-encoded)."),
+    WithJsonSchema({"$ref": "#/components/schemas/Emoji"}),
 ]
 
 
@@ -48,7 +48,7 @@ async def create_post(
 
 @router.get("/threads/{thread_id}/posts", response_model=Page[PostOut])
 async def list_posts(
-    thread_id: uuid.UUID, session: Session, actor: CurrentActor, page: Paging
+    thread_id: uuid.UUID, session: Session, actor: CurrentActor, page: PostPaging
 ) -> Page[PostOut]:
     """A thread's posts, oldest first. Members see visible posts and their own."""
     window = await posts.list_posts(session, actor, thread_id, page)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from app.core.deps import CurrentActor, RuntimeDep, Session
 from app.core.errors import problem_responses
-from app.core.pagination import Page, PageParams, page_params
+from app.core.pagination import Page, paging
 from app.core.schemas import NO_NUL_PATTERN
 from app.forum import categories, threads
 from app.forum.schemas import (
@@ -25,7 +25,8 @@ from app.forum.schemas import (
 from app.forum.views import category_out, thread_out
 
 router = APIRouter(prefix="/v1", tags=["forum"], responses=problem_responses(401, 403, 422))
-Paging = Annotated[PageParams, Depends(page_params)]
+CategoryPaging = paging(categories.CATEGORY_ORDER.cursor)
+ThreadPaging = paging(threads.THREAD_CURSOR)
 
 
 @router.post(
@@ -49,7 +50,7 @@ async def create_category(
 
 @router.get("/communities/{community_id}/categories", response_model=Page[CategoryOut])
 async def list_categories(
-    community_id: uuid.UUID, session: Session, actor: CurrentActor, page: Paging
+    community_id: uuid.UUID, session: Session, actor: CurrentActor, page: CategoryPaging
 ) -> Page[CategoryOut]:
     """Categories in display order (`position`, then name). Members and staff."""
     window = await categories.list_categories(session, actor, community_id, page)
@@ -116,10 +117,15 @@ async def list_threads(
     community_id: uuid.UUID,
     session: Session,
     actor: CurrentActor,
-    page: Paging,
+    page: ThreadPaging,
     category: Annotated[
         str | None,
-        Query(max_length=64, pattern=NO_NUL_PATTERN, description="A category id or slug."),
+        Query(
+            min_length=1,
+            max_length=64,
+            pattern=NO_NUL_PATTERN,
+            description="A category id or slug (404 when the community has no such category).",
+        ),
     ] = None,
     kind: ThreadKind | None = None,
     sort: Annotated[

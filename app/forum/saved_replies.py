@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.communities import service as communities_service
 from app.core.auth import Actor, Role
 from app.core.db import flush_or_conflict, utcnow
-from app.core.errors import NotFound, RuleViolation, null_not_allowed
-from app.core.pagination import PageParams, Window, paginate
+from app.core.errors import Conflict, NotFound, RuleViolation, missing_reference
+from app.core.pagination import Keyset, PageParams, Window, paginate
 from app.core.text import render_markdown
 from app.forum.access import ensure_community, load_thread
 from app.forum.members import DELETED_MEMBER, get_member
@@ -29,6 +31,10 @@ from app.forum.schemas import (
     SavedReplyRendered,
     SavedReplyUpdate,
 )
+
+SAVED_REPLY_ORDER = Keyset([(SavedReply.title, "asc"), (SavedReply.id, "asc")])
+
+T = TypeVar("T")
 
 VARIABLES = ("member", "thread", "category", "community", "staff")
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -93,8 +99,7 @@ async def list_saved_replies(
 ) -> Window[SavedReply]:
     await ensure_community(session, actor, community_id, staff_role=Role.moderator, members=False)
     stmt = select(SavedReply).where(SavedReply.community_id == community_id)
-    keys = [(SavedReply.title, "asc"), (SavedReply.id, "asc")]
-    return await paginate(session, stmt, keys, params)  # type: ignore[arg-type]
+    return await paginate(session, stmt, SAVED_REPLY_ORDER, params)
 
 
 async def get_saved_reply(session: AsyncSession, actor: Actor, reply_id: uuid.UUID) -> SavedReply:
@@ -112,8 +117,6 @@ async def update_saved_reply(
 ) -> SavedReply:
     reply = await get_saved_reply(session, actor, reply_id)
     for field, value in data.model_dump(exclude_unset=True).items():
-        if value is None:
-            raise null_not_allowed(field)
         if field == "body":
             _check_variables(value)
         setattr(reply, field, value)
@@ -137,9 +140,9 @@ async def render_saved_reply(
     values = {"community": community.name, "staff": actor.name}
     member_id = data.member_id
     if data.thread_id is not None:
-        thread = await load_thread(session, actor, data.thread_id)
-        if thread.community_id != reply.community_id:
-            raise _context_error("thread_id", "The thread is in another community.")
+        thread = await _of_community(
+            load_thread(session, actor, data.thread_id), reply.community_id, "thread_id"
+        )
         values["thread"] = thread.title
         values["category"] = (
             await session.scalar(select(Category.name).where(Category.id == thread.category_id))
@@ -148,21 +151,29 @@ async def render_saved_reply(
         if member_id is None and thread.author_member is not None:
             values["member"] = thread.author_member.display_name or DELETED_MEMBER
     if member_id is not None:
-        member = await get_member(session, actor, member_id)
-        if member.community_id != reply.community_id:
-            raise _context_error("member_id", "The member is in another community.")
+        member = await _of_community(
+            get_member(session, actor, member_id), reply.community_id, "member_id"
+        )
         values["member"] = member.display_name or DELETED_MEMBER
     missing = [name for name in variables_in(reply.body) if name not in values]
     if missing:
-        raise _context_error(
-            "thread_id" if "thread" in missing or "category" in missing else "member_id",
-            f"Rendering needs {', '.join(missing)}: give a thread_id (and/or member_id).",
+        # What this saved reply says decides what it needs: a conflict with its text.
+        field = "thread_id" if "thread" in missing or "category" in missing else "member_id"
+        raise Conflict(
+            f"This reply uses {', '.join(missing)}: give a thread_id (and/or member_id).",
+            errors=[{"loc": ["body", field], "message": "needed by the reply", "type": "context"}],
         )
     body = _PLACEHOLDER.sub(lambda m: _literal(values[m.group(1)]), reply.body)
     return SavedReplyRendered(body=body, body_html=render_markdown(body))
 
 
-def _context_error(field: str, detail: str) -> RuleViolation:
-    return RuleViolation(
-        detail, errors=[{"loc": ["body", field], "message": detail, "type": "context"}]
-    )
+async def _of_community(lookup: Awaitable[T], community_id: uuid.UUID, field: str) -> T:
+    """The thread or member a render names, which must be of the reply's community: any
+    other is not found, like an id of another organisation."""
+    try:
+        found = await lookup
+    except NotFound:
+        found = None
+    if found is None or found.community_id != community_id:  # type: ignore[attr-defined]
+        raise missing_reference(field, f"No such {field.removesuffix('_id')} in this community.")
+    return found

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from app.core.schemas import RequestModel, ResponseModel
+from app.core.emoji import canonical_emoji
+from app.core.schemas import PatchModel, RequestModel, ResponseModel, Text
 
 MemberStatus = Literal["active", "muted", "suspended", "banned"]
 ThreadKind = Literal["discussion", "question", "feedback", "bug"]
@@ -33,40 +32,27 @@ def _renderable(value: str) -> str:
 
 
 Body = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_CHARS),
+    Text(MAX_BODY_CHARS),
     AfterValidator(_renderable),
     Field(description="Markdown, stored as written and rendered once to sanitized HTML."),
 ]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
+Title = Text(200, min_length=3)
 CategorySlug = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"),
+    StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"),
     Field(description="Lowercase letters, digits and hyphens (1 to 64)."),
 ]
-# Either a shortcode (`thumbsup`, `+1`) or the emoji itself (a few non-ASCII code points).
-EMOJI_PATTERN = r"^(?:[a-z0-9_+\-]{1,32}|[^\x00-\x7f\s]{1,16})$"
-_SHORTCODE = re.compile(r"[a-z0-9_+\-]{1,32}")
-# Besides symbols: skin-tone modifiers, combining marks (variation selectors, keycaps), the
-# zero-width joiner of family sequences and the tag characters of subdivision flags. Never
-# bidi controls or other invisible format characters.
-_JOINERS = {"\u200d"} | {chr(c) for c in range(0xE0020, 0xE0080)}
 
 
-def _emoji_part(ch: str) -> bool:
-    category = unicodedata.category(ch)
-    return category in {"So", "Sk", "Mn", "Me"} or ch in _JOINERS
+def _canonical_emoji(value: str) -> str:
+    key = canonical_emoji(value)
+    if key is None:
+        raise ValueError("not an emoji: send a shortcode (`thumbsup`, `+1`, `tada`) or one emoji")
+    return key
 
 
-def is_emoji(value: str) -> bool:
-    """A reaction key: a shortcode, or one emoji (sequence) and nothing that reads as text."""
-    if _SHORTCODE.fullmatch(value):
-        return True
-    return (
-        0 < len(value) <= 16
-        and all(ord(ch) > 0x7F and _emoji_part(ch) for ch in value)
-        and any(unicodedata.category(ch) == "So" for ch in value)
-    )
+# A reaction as sent (a shortcode or an emoji), validated into its canonical character.
+EmojiKey = Annotated[str, AfterValidator(_canonical_emoji)]
 
 
 # Members ---------------------------------------------------------------------------------
@@ -96,16 +82,14 @@ class MemberOut(ResponseModel):
 
 
 class CategoryCreate(RequestModel):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    name: Text(64)
     slug: CategorySlug
     description: str = Field("", max_length=2000)
     position: int = Field(0, ge=0, le=10_000, description="Lists are ordered by it, then name.")
 
 
-class CategoryUpdate(RequestModel):
-    name: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None
-    ) = None
+class CategoryUpdate(PatchModel):
+    name: Text(64) | None = None
     slug: CategorySlug | None = None
     description: str | None = Field(None, max_length=2000)
     position: int | None = Field(None, ge=0, le=10_000)
@@ -132,7 +116,7 @@ class ThreadCreate(RequestModel):
     body: Body
 
 
-class ThreadUpdate(RequestModel):
+class ThreadUpdate(PatchModel):
     title: Title | None = None
     pinned: bool | None = None
     locked: bool | None = None
@@ -212,7 +196,9 @@ class InboxItemOut(ResponseModel):
     resolved_at: datetime | None
 
 
-class InboxItemUpdate(RequestModel):
+class InboxItemUpdate(PatchModel):
+    nullable = frozenset({"assignee_key_id"})
+
     status: InboxStatus | None = None
     assignee_key_id: uuid.UUID | Literal["me"] | None = Field(
         None, description="A staff key of your org, `me` for the calling key, null to unassign."
@@ -220,25 +206,16 @@ class InboxItemUpdate(RequestModel):
 
 
 class SavedReplyCreate(RequestModel):
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    title: Text(100)
     body: Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_CHARS),
+        Text(MAX_BODY_CHARS),
         Field(description="Markdown with `{{variable}}` placeholders (see the README)."),
     ]
 
 
-class SavedReplyUpdate(RequestModel):
-    title: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-        | None
-    ) = None
-    body: (
-        Annotated[
-            str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_CHARS)
-        ]
-        | None
-    ) = None
+class SavedReplyUpdate(PatchModel):
+    title: Text(100) | None = None
+    body: Text(MAX_BODY_CHARS) | None = None
 
 
 class SavedReplyOut(ResponseModel):

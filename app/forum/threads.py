@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,8 +11,8 @@ from sqlalchemy.orm import joinedload
 from app.core import events
 from app.core.auth import Actor, Role
 from app.core.db import new_id, utcnow
-from app.core.errors import RuleViolation, null_not_allowed
-from app.core.pagination import PageParams, Window, paginate
+from app.core.errors import NotFound
+from app.core.pagination import CursorShape, Keyset, PageParams, Window, paginate
 from app.core.ratelimit import RateLimiter
 from app.forum import inbox
 from app.forum.access import ensure_community, load_thread, require_writer, visible_clause
@@ -25,15 +24,29 @@ from app.forum.schemas import ThreadCreate, ThreadSort, ThreadUpdate
 from app.forum.views import event_payload
 
 # Pinned threads come first in every sort; the id breaks ties so cursors are exact.
-SORT_KEYS: dict[str, list[tuple[Any, str]]] = {
-    "latest": [(Thread.pinned, "desc"), (Thread.created_at, "desc"), (Thread.id, "desc")],
-    "active": [(Thread.pinned, "desc"), (Thread.last_posted_at, "desc"), (Thread.id, "desc")],
-    "top": [
-        (Thread.pinned, "desc"),
-        (Thread.score, "desc"),
-        (Thread.created_at, "desc"),  # equal scores: newest first
-        (Thread.id, "desc"),
-    ],
+# Every sort's cursor holds every column the sorts use, so a cursor is a position whatever
+# the sort (one shape for the OpenAPI document too).
+THREAD_CURSOR = CursorShape(
+    Thread.pinned, Thread.score, Thread.created_at, Thread.last_posted_at, Thread.id
+)
+SORTS: dict[str, Keyset] = {
+    "latest": Keyset(
+        [(Thread.pinned, "desc"), (Thread.created_at, "desc"), (Thread.id, "desc")],
+        THREAD_CURSOR,
+    ),
+    "active": Keyset(
+        [(Thread.pinned, "desc"), (Thread.last_posted_at, "desc"), (Thread.id, "desc")],
+        THREAD_CURSOR,
+    ),
+    "top": Keyset(
+        [
+            (Thread.pinned, "desc"),
+            (Thread.score, "desc"),
+            (Thread.created_at, "desc"),  # equal scores: newest first
+            (Thread.id, "desc"),
+        ],
+        THREAD_CURSOR,
+    ),
 }
 
 
@@ -106,7 +119,7 @@ async def list_threads(
         stmt = stmt.where(Thread.category_id == await _category_id(session, community_id, category))
     if kind is not None:
         stmt = stmt.where(Thread.kind == kind)
-    return await paginate(session, stmt, SORT_KEYS[sort], params)
+    return await paginate(session, stmt, SORTS[sort], params)
 
 
 async def _category_id(session: AsyncSession, community_id: uuid.UUID, ref: str) -> uuid.UUID:
@@ -120,9 +133,9 @@ async def _category_id(session: AsyncSession, community_id: uuid.UUID, ref: str)
     if found is None:
         found = await session.scalar(in_community.where(Category.slug == ref))
     if found is None:
-        raise RuleViolation(
-            f"No category '{ref}' in this community.",
-            errors=[{"loc": ["query", "category"], "message": "unknown category", "type": "ref"}],
+        raise NotFound(
+            "No category with this id or slug in this community.",
+            errors=[{"loc": ["query", "category"], "message": "not found", "type": "ref"}],
         )
     return found
 
@@ -138,9 +151,6 @@ async def update_thread(
     actor.require(Role.moderator)
     thread = await load_thread(session, actor, thread_id, lock=True)
     changes = data.model_dump(exclude_unset=True)
-    for field, value in changes.items():
-        if value is None:
-            raise null_not_allowed(field)
     if "category_id" in changes:
         await category_in_community(session, thread.community_id, changes["category_id"])
     for field, value in changes.items():

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.core.deps import CurrentActor, Session, SystemAdmin
 from app.core.errors import document_not_found, problem_responses
-from app.core.pagination import Page, PageParams, page_params
+from app.core.pagination import Page, paging
 from app.orgs import service
 from app.orgs.schemas import (
     ApiKeyCreate,
@@ -20,6 +20,8 @@ from app.orgs.schemas import (
     OrgOut,
     OrgUpdate,
 )
+
+KeyPaging = paging(service.KEY_ORDER.cursor)
 
 router = APIRouter(prefix="/v1", tags=["organisations"], responses=problem_responses(401, 403, 422))
 
@@ -67,7 +69,7 @@ async def create_api_key(
 async def list_api_keys(
     session: Session,
     actor: CurrentActor,
-    page: Annotated[PageParams, Depends(page_params)],
+    page: KeyPaging,
     include_revoked: Annotated[bool, Query(description="Also list revoked keys.")] = False,
 ) -> Page[ApiKeyOut]:
     """The organisation's keys, without secrets, with `last_used_at`. Role: owner."""

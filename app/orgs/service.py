@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.auth import Actor, Role
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, Unauthenticated
-from app.core.pagination import PageParams, Window, paginate
+from app.core.pagination import Keyset, PageParams, Window, paginate
 from app.core.runtime import Runtime
 from app.orgs.models import ApiKey, Organisation
 from app.orgs.schemas import ApiKeyCreate, OrgCreate, OrgUpdate
@@ -22,6 +22,9 @@ from app.orgs.schemas import ApiKeyCreate, OrgCreate, OrgUpdate
 KEY_PREFIX = "hk_"
 # last_used_at is refreshed at most this often per key, so reads don't turn into writes.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+KEY_ORDER = Keyset([(ApiKey.created_at, "asc"), (ApiKey.id, "asc")])
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ async def list_api_keys(
     stmt = select(ApiKey).where(ApiKey.org_id == actor.org_id)
     if not include_revoked:
         stmt = stmt.where(ApiKey.revoked_at.is_(None))
-    return await paginate(session, stmt, [(ApiKey.created_at, "asc"), (ApiKey.id, "asc")], params)
+    return await paginate(session, stmt, KEY_ORDER, params)
 
 
 async def revoke_api_key(session: AsyncSession, actor: Actor, key_id: uuid.UUID) -> None:

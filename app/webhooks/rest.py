@@ -6,12 +6,12 @@ import json
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from app.core.deps import CurrentActor, RuntimeDep, Session
 from app.core.errors import document_not_found, problem_responses
 from app.core.events import EVENT_TYPES
-from app.core.pagination import Page, PageParams, page_params
+from app.core.pagination import Page, paging
 from app.webhooks import service
 from app.webhooks.schemas import (
     AttemptOut,
@@ -24,7 +24,8 @@ from app.webhooks.schemas import (
 )
 
 router = APIRouter(prefix="/v1", tags=["webhooks"], responses=problem_responses(401, 403, 422))
-Paging = Annotated[PageParams, Depends(page_params)]
+EndpointPaging = paging(service.ENDPOINT_ORDER.cursor)
+DeliveryPaging = paging(service.DELIVERY_ORDER.cursor)
 
 
 def _delivery_out(view: service.DeliveryView) -> DeliveryOut:
@@ -64,7 +65,9 @@ async def create_webhook(
 
 
 @router.get("/webhooks", response_model=Page[WebhookOut])
-async def list_webhooks(session: Session, actor: CurrentActor, page: Paging) -> Page[WebhookOut]:
+async def list_webhooks(
+    session: Session, actor: CurrentActor, page: EndpointPaging
+) -> Page[WebhookOut]:
     """The organisation's endpoints, oldest first. Role: manager."""
     window = await service.list_endpoints(session, actor, page)
     return Page[WebhookOut](
@@ -115,7 +118,7 @@ async def list_deliveries(
     endpoint_id: uuid.UUID,
     session: Session,
     actor: CurrentActor,
-    page: Paging,
+    page: DeliveryPaging,
     status_: Annotated[
         Literal["pending", "succeeded", "failed"] | None, Query(alias="status")
     ] = None,

@@ -2,13 +2,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, WithJsonSchema, field_validator
 
 from app.communities.schemas import HttpURL
 from app.core.events import EVENT_TYPES
-from app.core.schemas import RequestModel, ResponseModel
+from app.core.schemas import PatchModel, RequestModel, ResponseModel
+
+# Documented as the catalogue's names; checked by `_known_events`, whose message points at
+# the catalogue instead of listing every name.
+EventName = Annotated[str, WithJsonSchema({"type": "string", "enum": ["*", *EVENT_TYPES]})]
 
 
 def _known_events(events: list[str]) -> list[str]:
@@ -22,7 +26,7 @@ def _known_events(events: list[str]) -> list[str]:
 
 class WebhookCreate(RequestModel):
     url: HttpURL
-    events: list[str] = Field(
+    events: list[EventName] = Field(
         min_length=1, max_length=100, description='Event types, or `["*"]` for all of them.'
     )
     description: str = Field("", max_length=500)
@@ -33,9 +37,9 @@ class WebhookCreate(RequestModel):
         return _known_events(value)
 
 
-class WebhookUpdate(RequestModel):
+class WebhookUpdate(PatchModel):
     url: HttpURL | None = None
-    events: list[str] | None = Field(None, min_length=1, max_length=100)
+    events: list[EventName] | None = Field(None, min_length=1, max_length=100)
     description: str | None = Field(None, max_length=500)
     enabled: bool | None = Field(
         None, description="Re-enabling clears the disable reason and resumes pending deliveries."

@@ -15,11 +15,14 @@ from app.core.auth import Actor, Role
 from app.core.db import new_id, utcnow
 from app.core.errors import Conflict, NotFound
 from app.core.events import PING
-from app.core.pagination import PageParams, Window, paginate
+from app.core.pagination import Keyset, PageParams, Window, paginate
 from app.core.runtime import Runtime
 from app.webhooks import engine
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.webhooks.schemas import WebhookCreate, WebhookUpdate
+
+ENDPOINT_ORDER = Keyset([(WebhookEndpoint.created_at, "asc"), (WebhookEndpoint.id, "asc")])
+DELIVERY_ORDER = Keyset([(WebhookDelivery.created_at, "desc"), (WebhookDelivery.id, "desc")])
 
 URL_LOC = ["body", "url"]
 
@@ -65,8 +68,7 @@ async def list_endpoints(
 ) -> Window[WebhookEndpoint]:
     actor.require(Role.manager)
     stmt = select(WebhookEndpoint).where(WebhookEndpoint.org_id == actor.org_id)
-    keys = [(WebhookEndpoint.created_at, "asc"), (WebhookEndpoint.id, "asc")]
-    return await paginate(session, stmt, keys, params)  # type: ignore[arg-type]
+    return await paginate(session, stmt, ENDPOINT_ORDER, params)
 
 
 async def update_endpoint(
@@ -134,8 +136,7 @@ async def list_deliveries(
     stmt = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
     if status:
         stmt = stmt.where(WebhookDelivery.status == status)
-    keys = [(WebhookDelivery.created_at, "desc"), (WebhookDelivery.id, "desc")]
-    window = await paginate(session, stmt, keys, params)  # type: ignore[arg-type]
+    window = await paginate(session, stmt, DELIVERY_ORDER, params)
     attempts = await _attempts_by_delivery(session, [d.id for d in window.items])
     return Window([DeliveryView(d, attempts[d.id]) for d in window.items], window.next_cursor)
 

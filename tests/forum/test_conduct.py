@@ -164,7 +164,7 @@ async def test_a_lapsed_status_means_active_again(
     }
     assert {action: r.status_code for action, r in attempts.items()} == expected
     other = await client.get(f"/v1/posts/{setup['other']['id']}", headers=forum.member(*BOB))
-    assert other.json()["reactions"] == {"heart": 1}
+    assert other.json()["reactions"] == {"\N{HEAVY BLACK HEART}\N{VARIATION SELECTOR-16}": 1}
     assert other.json()["is_answer"] is True
 
 

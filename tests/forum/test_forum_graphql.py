@@ -246,7 +246,7 @@ async def test_member_writes_posts_and_reactions(client: httpx.AsyncClient, foru
     react = "mutation($id: UUID!, $e: String!) { react(postId: $id, emoji: $e) { reactions { emoji count } } }"
     await gql(client, react, ada, id=created["id"], e="thumbsup")
     twice = await gql(client, react, ada, id=created["id"], e="thumbsup")
-    assert twice["data"]["react"]["reactions"] == [{"emoji": "thumbsup", "count": 1}]
+    assert twice["data"]["react"]["reactions"] == [{"emoji": "\N{THUMBS UP SIGN}", "count": 1}]
     taken_back = await gql(
         client,
         'mutation($id: UUID!) { unreact(postId: $id, emoji: "thumbsup") { reactions { emoji } } }',

@@ -117,7 +117,7 @@ async def test_reactions_have_a_budget_of_their_own(settings: Settings) -> None:
         assert (await client.delete(f"{post}/heart", headers=ada)).status_code == 204
         assert_limited(await client.put(f"{post}/tada", headers=ada), "member reactions")
         current = await client.get(f"/v1/posts/{thread['first_post_id']}", headers=ada)
-        assert current.json()["reactions"] == {"thumbsup": 1}
+        assert current.json()["reactions"] == {"\N{THUMBS UP SIGN}": 1}
         # Someone else's reactions and posts are untouched by Ada's.
         bob = forum.member("bob", "Bob")
         assert (await client.put(f"{post}/tada", headers=bob)).status_code == 200

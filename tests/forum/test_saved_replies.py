@@ -193,25 +193,27 @@ async def test_missing_or_foreign_context_is_refused(
     client: httpx.AsyncClient, forum: Forum, other_forum: Forum
 ) -> None:
     reply = await saved(client, forum, "Everything", EVERYTHING)
+    # What the reply's text needs and the request lacks: a conflict with the reply.
     missing = await render(client, forum, reply)
-    assert missing.status_code == 422
+    assert missing.status_code == 409
     assert missing.json()["errors"][0]["loc"] == ["body", "thread_id"]
     member_only = await saved(client, forum, "Member", "Hi {{member}}")
     needs_member = await render(client, forum, member_only)
-    assert needs_member.status_code == 422
+    assert needs_member.status_code == 409
     assert needs_member.json()["errors"][0]["loc"] == ["body", "member_id"]
     # A staff thread has no member to greet.
     staff_thread = await start_thread(client, forum, forum.staff(), title="Announcement")
     no_author = await render(client, forum, member_only, thread_id=staff_thread["id"])
-    assert no_author.status_code == 422
+    assert no_author.status_code == 409
 
     second = await make_forum(client, forum.org, "second")
     elsewhere = await start_thread(client, second, second.member("ada", "Ada"))
+    # Another community's thread or member is not found for this reply, like another org's.
     other_thread = await render(client, forum, reply, thread_id=elsewhere["id"])
-    assert other_thread.status_code == 422
+    assert other_thread.status_code == 404
     assert other_thread.json()["errors"][0]["loc"] == ["body", "thread_id"]
     other_member = await render(client, forum, member_only, member_id=elsewhere["author"]["id"])
-    assert other_member.status_code == 422
+    assert other_member.status_code == 404
     assert other_member.json()["errors"][0]["loc"] == ["body", "member_id"]
 
     # Another org's thread or member is not found for this org.

@@ -97,17 +97,19 @@ async def test_staff_below_moderator_cannot_start_a_thread(
     assert await titles(client, forum) == []
 
 
-async def test_an_unknown_category_is_422(client: httpx.AsyncClient, forum: Forum) -> None:
+async def test_an_unknown_category_is_404_naming_the_field(
+    client: httpx.AsyncClient, forum: Forum
+) -> None:
     response = await client.post(
         threads_path(forum),
         json=thread_body(forum, category_id="00000000-0000-4000-8000-000000000000"),
         headers=forum.member(),
     )
-    assert response.status_code == 422
+    assert response.status_code == 404
     assert response.json()["errors"][0]["loc"] == ["body", "category_id"]
 
 
-async def test_a_category_of_another_community_is_422(
+async def test_a_category_of_another_community_is_404(
     client: httpx.AsyncClient, forum: Forum, org: Org
 ) -> None:
     sibling = await make_forum(client, org, "sibling")
@@ -117,7 +119,7 @@ async def test_a_category_of_another_community_is_422(
             json=thread_body(forum, category_id=sibling.category_id),
             headers=headers,
         )
-        assert response.status_code == 422
+        assert response.status_code == 404
         assert response.json()["errors"][0]["loc"] == ["body", "category_id"]
     assert await titles(client, forum) == []
     assert await titles(client, sibling, headers=sibling.member()) == []
@@ -127,7 +129,7 @@ async def test_a_category_of_another_community_is_422(
     ("patch", "field"),
     [
         ({"title": "Hi"}, "title"),
-        ({"title": "   ab   "}, "title"),
+        ({"title": "   "}, "title"),
         ({"title": "x" * 201}, "title"),
         ({"body": ""}, "body"),
         ({"kind": "rant"}, "kind"),
@@ -202,7 +204,7 @@ async def test_filter_by_kind_and_category(client: httpx.AsyncClient, forum: For
     assert sorted(by_id) == ["A question", "Some talk"]
 
     unknown = await client.get(threads_path(forum) + "?category=nope", headers=member)
-    assert unknown.status_code == 422
+    assert unknown.status_code == 404
     assert unknown.json()["errors"][0]["loc"] == ["query", "category"]
     bad_kind = await client.get(threads_path(forum) + "?kind=rant", headers=member)
     assert bad_kind.status_code == 422
@@ -358,7 +360,7 @@ async def test_patch_validation(client: httpx.AsyncClient, forum: Forum, org: Or
     short = await client.patch(path, json={"title": "No"}, headers=staff)
     assert short.status_code == 422
     moved = await client.patch(path, json={"category_id": sibling.category_id}, headers=staff)
-    assert moved.status_code == 422
+    assert moved.status_code == 404
     assert moved.json()["errors"][0]["loc"] == ["body", "category_id"]
     unknown = await client.patch(path, json={"status": "removed"}, headers=staff)
     assert unknown.status_code == 422
@@ -389,5 +391,5 @@ async def test_category_filter_takes_an_id_like_slug_and_refuses_unknown_ids(
     sibling = await make_forum(client, org, "sibling")
     for ref in ("00000000-0000-4000-8000-000000000000", sibling.category_id):
         unknown = await client.get(threads_path(forum) + f"?category={ref}", headers=forum.member())
-        assert unknown.status_code == 422
+        assert unknown.status_code == 404
         assert unknown.json()["errors"][0]["loc"] == ["query", "category"]

@@ -11,7 +11,7 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 async def test_admin_creates_an_org_with_a_working_owner_key(client: httpx.AsyncClient) -> None:
-    response = await client.post("/v1/orgs", json={"name": "  Nebula Interactive "}, headers=ADMIN)
+    response = await client.post("/v1/orgs", json={"name": "Nebula Interactive"}, headers=ADMIN)
     assert response.status_code == 201
     assert response.headers["location"].endswith("/v1/org")
     body = response.json()

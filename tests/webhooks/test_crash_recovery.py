@@ -7,15 +7,11 @@ These tests run real `hearth worker` / `hearth serve` processes and SIGKILL them
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -24,7 +20,6 @@ from standardwebhooks import Webhook
 
 from app.settings import Settings
 from tests.conftest import (
-    ADMIN_TOKEN,
     REDIS_URL,
     Org,
     clear_redis,
@@ -34,67 +29,10 @@ from tests.conftest import (
     redis_or_skip,
     running_app,
 )
+from tests.processes import LEASE_SECONDS, free_port, hearth_env, hearth_process, wait_healthy
 from tests.receiver import Receiver, Reply
 
-pytestmark = pytest.mark.both_backends
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-LEASE_SECONDS = 3
-
-
-def hearth_env(database_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEARTH_")}
-    env.update(
-        HEARTH_DATABASE_URL=database_url,
-        HEARTH_ADMIN_TOKEN=ADMIN_TOKEN,
-        HEARTH_OUTBOUND_ALLOWED_HOSTS="127.0.0.1",
-        HEARTH_LEASE_SECONDS=str(LEASE_SECONDS),
-        HEARTH_WEBHOOK_TIMEOUT_SECONDS="2",
-        HEARTH_SWEEP_INTERVAL_SECONDS="1",
-        HEARTH_WEBHOOK_RETRY_SCHEDULE="0.3,0.3,0.3",
-        HEARTH_LOG_FORMAT="json",
-    )
-    env.update(extra)
-    return env
-
-
-@contextmanager
-def hearth_process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", *args],
-            env=env,
-            cwd=PROJECT_ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def wait_healthy(base_url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    async with httpx.AsyncClient(base_url=base_url) as client:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise AssertionError(f"hearth exited early:\n{log.read_text()}")
-            try:
-                if (await client.get("/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"hearth did not start:\n{log.read_text()}")
+pytestmark = [pytest.mark.both_backends, pytest.mark.long]
 
 
 async def setup_endpoint(client: httpx.AsyncClient, receiver: Receiver) -> tuple[Org, dict]:

@@ -1,0 +1,59 @@
+"""Schemathesis hooks for Hearth's conformance runs (loaded through SCHEMATHESIS_HOOKS).
+
+Two things no schema can say, and nothing else:
+
+URLs that Hearth will call (webhooks, channels) must resolve to an address the SSRF guard
+allows, which no schema can say: a URL the fuzzer made up ("http://0") is refused with a
+422 for where it points, not for its form. Right before each call, such URLs are pointed at
+127.0.0.1 (allowed for the served test instance) with their path kept, so the rest of the
+body is still fuzzed as generated.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import schemathesis
+
+_URL_FIELDS = {"url", "webhook_url", "avatar_url"}
+_WELL_FORMED = re.compile(r"^(https?)://[!-.0-~]*(/[!-~]*)?$")  # the documented pattern
+
+
+def _reachable(value: Any) -> Any:
+    match = _WELL_FORMED.match(value) if isinstance(value, str) else None
+    if match is None:
+        return value  # a malformed URL stays as generated: the server must refuse it
+    return f"{match.group(1)}://127.0.0.1:9{match.group(2) or '/'}"
+
+
+def _rewrite(body: Any) -> Any:
+    if isinstance(body, dict):
+        return {
+            key: _reachable(value) if key in _URL_FIELDS else _rewrite(value)
+            for key, value in body.items()
+        }
+    if isinstance(body, list):
+        return [_rewrite(item) for item in body]
+    return body
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, kwargs: Any) -> None:
+    if isinstance(case.body, dict | list):
+        case.body = _rewrite(case.body)
+
+
+@schemathesis.hook
+def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool:
+    """Keep every failure but one kind of "created resource not found" (ST302): a 404 whose
+    problem points into the body. An id in the body that names nothing (a category, a post
+    replied to) is a 404 like the same id in a path, and the problem says which; the check
+    assumes any 404 after a create means the created resource vanished."""
+    if getattr(failure, "code", None) != "ST302":
+        return True
+    try:
+        errors = response.json().get("errors") or []
+    except ValueError:
+        return True
+    return not any(error.get("loc", [None])[0] == "body" for error in errors)
