@@ -4,6 +4,7 @@ export-schema."""
 from __future__ import annotations
 
 import asyncio
+import shlex
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -42,6 +43,18 @@ def _setting_name(loc: tuple[object, ...]) -> str:
     if not loc:
         return "settings"
     return "HEARTH_" + str(loc[0]).upper()
+
+
+def _where_env(settings: Settings, host: str, port: int) -> str:
+    """`HEARTH_…=… ` for the settings another shell would not have: where Hearth listens,
+    and the database it uses (so seed-demo fills the same one)."""
+    default = {name: field.default for name, field in Settings.model_fields.items()}
+    pairs = [
+        ("HEARTH_HOST", host, default["host"]),
+        ("HEARTH_PORT", str(port), str(default["port"])),
+        ("HEARTH_DATABASE_URL", settings.database_url, default["database_url"]),
+    ]
+    return "".join(f"{k}={shlex.quote(value)} " for k, value, usual in pairs if value != usual)
 
 
 def _database_label(settings: Settings) -> str:
@@ -128,11 +141,14 @@ def _print_banner(settings: Settings, host: str, port: int) -> None:
     ):
         typer.echo(f"  {label:<10}{value}")
     if orgs == 0:
+        # The other terminal has none of this one's HEARTH_* variables or --port: say them.
+        where = _where_env(settings, host, port)
         typer.secho("\n  No organisation yet. In another terminal, run one of:", fg="yellow")
         typer.echo(
-            "    .venv/bin/hearth seed-demo          a demo org with communities, channels and keys"
+            f"    {where}.venv/bin/hearth seed-demo          a demo org with communities,"
+            " channels and keys"
         )
-        typer.echo('    .venv/bin/hearth create-org "Name"  an empty org and its owner key')
+        typer.echo(f'    {where}.venv/bin/hearth create-org "Name"  an empty org and its owner key')
     else:
         typer.echo(f"\n  {orgs} organisation(s) in the database.")
     typer.echo("\n  Press Ctrl+C to stop.\n")
@@ -219,6 +235,12 @@ def seed_demo() -> None:
     typer.echo(
         f'\nTry:\n  curl -H "Authorization: Bearer {result.keys["viewer"]}" {base}/v1/communities'
     )
+    if not _hearth_answers(base):
+        typer.secho(
+            f"(Nothing answers at {base} yet. If Hearth serves on another host or port, run"
+            " this command with the HEARTH_HOST and HEARTH_PORT that `hearth serve` printed.)",
+            fg="yellow",
+        )
     if result.forum_community:
         typer.echo(
             "\nThe starfall forum has categories, questions (one waiting in the inbox) and a"
@@ -226,6 +248,16 @@ def seed_demo() -> None:
             f" A member token to post with:\n  .venv/bin/hearth member-token"
             f' {result.forum_community} player-42 "Rook"'
         )
+
+
+def _hearth_answers(base: str) -> bool:
+    import httpx
+
+    try:
+        health = httpx.get(f"{base}/healthz", timeout=1).json()
+    except (httpx.HTTPError, ValueError):
+        return False
+    return isinstance(health, dict) and health.get("status") == "ok" and "version" in health
 
 
 @cli.command("member-token")

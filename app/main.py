@@ -22,6 +22,7 @@ from app.core.runtime import Runtime, new_http_client
 from app.forum import members
 from app.forum.rest import routers as forum_routers
 from app.graphql import schema
+from app.ops import pages
 from app.ops.rest import router as ops_router
 from app.orgs import service as orgs_service
 from app.orgs.rest import router as orgs_router
@@ -87,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         separate_input_output_schemas=False,
+        docs_url=None,  # app.ops.pages serves /docs and /redoc with local assets
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -101,7 +104,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(RequestContextMiddleware)  # outermost: sees every response
-    routers = (ops_router, orgs_router, communities_router, *forum_routers, webhooks_router)
+    routers = (
+        pages.router,
+        ops_router,
+        orgs_router,
+        communities_router,
+        *forum_routers,
+        webhooks_router,
+    )
     for router in routers:
         app.include_router(router)
     graphql = GraphQLRouter(
@@ -113,5 +123,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         multipart_uploads_enabled=False,
     )
     app.include_router(graphql, tags=["graphql"])
+    pages.mount_static(app)
     openapi.install(app)
     return app

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.events import OutboxEvent
 from tests.conftest import fresh_database, http_client, make_settings, running_app
+from tests.processes import free_port, hearth_env, hearth_process, wait_healthy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -161,3 +162,30 @@ async def test_events_written_by_the_cli_are_dispatched_by_the_service(tmp_path:
                 raise AssertionError("the sweep did not dispatch the CLI's events")
     finally:
         await engine.dispose()
+
+
+@pytest.mark.long
+async def test_seed_demo_in_another_terminal_finds_the_server_the_banner_names(
+    tmp_path: Path,
+) -> None:
+    """A newcomer serves on another port, then follows the banner in a second terminal
+    (which has none of the first one's settings): seed-demo fills the served database and
+    its Try line points at the served port."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/demo.db"
+    assert hearth("migrate", database_url=url).returncode == 0
+    port, log = free_port(), tmp_path / "serve.log"
+    with hearth_process(["serve", "--port", str(port)], hearth_env(url), log) as server:
+        await wait_healthy(f"http://127.0.0.1:{port}", server, log)
+        banner = log.read_text()
+        (line,) = [line for line in banner.splitlines() if "hearth seed-demo" in line]
+        words = shlex.split(line)
+        settings = dict(word.split("=", 1) for word in words if word.startswith("HEARTH_"))
+        assert settings["HEARTH_PORT"] == str(port)
+        assert settings["HEARTH_DATABASE_URL"] == url
+        seeded = hearth("seed-demo", database_url=url, HEARTH_PORT=settings["HEARTH_PORT"])
+    assert seeded.returncode == 0, seeded.stderr
+    assert f"http://127.0.0.1:{port}/v1/communities" in seeded.stdout
+    assert "Nothing answers" not in seeded.stdout
+    nobody = str(free_port())  # a port nothing serves on: the command says so
+    elsewhere = hearth("seed-demo", database_url=url, HEARTH_PORT=nobody)
+    assert f"Nothing answers at http://127.0.0.1:{nobody}" in elsewhere.stdout

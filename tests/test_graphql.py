@@ -349,3 +349,15 @@ async def test_channels_load_in_a_constant_number_of_queries(
     selects = [s for s in statements if any(table in s for table in ours)]
     # key lookup + communities page + one batched channel load, whatever the count
     assert len(selects) == 3, "\n".join(s[:60] for s in selects)
+
+
+async def test_times_read_the_same_as_over_rest(client: httpx.AsyncClient, org: Org) -> None:
+    """One instant, one spelling: UTC ending in `Z` on both sides (GraphQL said +00:00)."""
+    created = await client.post(
+        "/v1/communities", json={"slug": "times", "name": "Times"}, headers=org.auth("manager")
+    )
+    rest = created.json()
+    query = "query($id: UUID!) { community(id: $id) { createdAt updatedAt } }"
+    graphql = (await gql(client, query, org, id=rest["id"]))["data"]["community"]
+    assert graphql == {"createdAt": rest["created_at"], "updatedAt": rest["updated_at"]}
+    assert graphql["createdAt"].endswith("Z")

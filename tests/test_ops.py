@@ -105,6 +105,47 @@ async def test_unknown_path_and_wrong_method_are_problems(client: httpx.AsyncCli
     assert wrong.json()["status"] == 405
 
 
+async def test_a_405_lists_every_method_of_the_resource(client: httpx.AsyncClient) -> None:
+    """`Allow` names what the resource answers, not only the first route that matched."""
+    some_id = "00000000-0000-4000-8000-000000000000"
+    for method, path, allowed in (
+        ("OPTIONS", "/graphql", "GET, POST"),
+        ("PUT", "/v1/api-keys", "GET, POST"),
+        ("OPTIONS", f"/v1/communities/{some_id}", "DELETE, GET, PATCH"),
+        ("POST", f"/v1/posts/{some_id}/reactions/tada", "DELETE, PUT"),
+    ):
+        response = await client.request(method, path)
+        assert response.status_code == 405, (method, path)
+        assert response.headers["allow"] == allowed, (method, path)
+
+
+async def test_a_body_not_sent_as_json_is_a_415_that_names_content_type(
+    client: httpx.AsyncClient, org: Org
+) -> None:
+    """curl's `-d` alone sends a form: say what is wrong instead of "a valid dictionary"."""
+    body = b'{"slug": "moonfall", "name": "Moonfall"}'
+    for content_type in ("application/x-www-form-urlencoded", "text/plain", None):
+        headers = {
+            **org.auth("manager"),
+            **({"content-type": content_type} if content_type else {}),
+        }
+        response = await client.post("/v1/communities", content=body, headers=headers)
+        assert response.status_code == 415, (content_type, response.text)
+        assert response.headers["content-type"] == PROBLEM
+        assert "Content-Type: application/json" in response.json()["detail"]
+    graphql = await client.post(
+        "/graphql", content=b'{"query": "{ org { id } }"}', headers=org.auth()
+    )
+    assert graphql.status_code == 415
+    assert "Content-Type: application/json" in graphql.json()["detail"]
+    sent_as_json = await client.post(
+        "/v1/communities",
+        content=body,
+        headers={**org.auth("manager"), "content-type": "application/json"},
+    )
+    assert sent_as_json.status_code == 201
+
+
 async def test_validation_errors_are_problems_with_a_list(
     client: httpx.AsyncClient, org: Org
 ) -> None:

@@ -63,9 +63,7 @@ inbox = sa.table(
 
 def upgrade() -> None:
     conn = op.get_bind()
-    rows = conn.execute(
-        sa.select(reactions).order_by(reactions.c.created_at, reactions.c.id)
-    ).all()
+    rows = conn.execute(sa.select(reactions).order_by(reactions.c.created_at, reactions.c.id)).all()
     groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
     doomed, touched = [], set()
     for row in rows:

@@ -6,6 +6,7 @@ import asyncio
 import functools
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -14,6 +15,7 @@ from cross_web import HTTPException
 from graphql import GraphQLError
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import HTTPConnection
+from starlette.responses import HTMLResponse
 from strawberry import UNSET
 from strawberry.extensions import (
     MaxAliasesLimiter,
@@ -23,6 +25,7 @@ from strawberry.extensions import (
 )
 from strawberry.fastapi import BaseContext, GraphQLRouter
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from app.core.auth import Actor, bearer_token, resolve_token
@@ -30,6 +33,7 @@ from app.core.deps import client_ip
 from app.core.errors import AppError, ValidationFailed, http_error, not_json, pydantic_errors
 from app.core.pagination import MAX_LIMIT, PageParams
 from app.core.runtime import Runtime
+from app.core.static import VENDOR_URL
 
 log = structlog.get_logger("hearth.graphql")
 
@@ -167,6 +171,17 @@ class ErrorRendering(SchemaExtension):
         )
 
 
+_INSTANT = TypeAdapter(datetime)
+
+# Times as REST writes them (pydantic's one formatter: UTC with `Z`), not Strawberry's
+# isoformat (`+00:00`): a client should not parse two spellings of one instant.
+DATETIME = replace(
+    DateTimeDefinition,
+    description="An ISO 8601 instant in UTC, ending in `Z` (as in REST).",
+    serialize=lambda value: _INSTANT.dump_python(value, mode="json"),
+)
+
+
 class Schema(strawberry.Schema):
     """Strawberry's schema without its own error log, which logs every error of a response
     at ERROR level with its traceback: a member refused on a locked thread, or a typo in a
@@ -178,10 +193,19 @@ class Schema(strawberry.Schema):
         return None
 
 
+# Strawberry's GraphiQL page loads its scripts and styles from this CDN; the same files
+# (the page's integrity hashes check them) are served by Hearth under the same paths.
+CDN = "https://unpkg.com/"
+
+
 class Router(GraphQLRouter[Context, None]):
     """Strawberry's router, answering as GraphQL over HTTP asks and as the rest of the API
     does: transport errors (bad JSON, a body that is not JSON) as problem+json, a mutation
-    over GET as 405, and an operation name the document lacks as a GraphQL error."""
+    over GET as 405, and an operation name the document lacks as a GraphQL error. Its
+    GraphiQL page loads nothing from outside Hearth."""
+
+    async def render_graphql_ide(self, request: Any) -> HTMLResponse:
+        return HTMLResponse(self.graphql_ide_html.replace(CDN, f"{VENDOR_URL}/"))
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         if getattr(request, "method", None) == "POST":  # a WebSocket has none

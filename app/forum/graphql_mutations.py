@@ -97,8 +97,9 @@ class PostInput:
 @strawberry.input
 class InboxItemPatch:
     status: InboxStatus | None = strawberry.UNSET
-    assignee_key_id: uuid.UUID | None = strawberry.field(
-        default=strawberry.UNSET, description="A staff key of your org; null to unassign."
+    assignee_key_id: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="A staff key of your org, `me` for the calling key, null to unassign.",
     )
 
 

@@ -233,12 +233,22 @@ def _failed(
             f" {delivery.last_error}.",
         )
     delay = retry_delay(settings, delivery.attempt_count, outcome.retry_after)
-    if delay is None or outcome.status_code == 410:
-        delivery.status = "failed"
-        delivery.next_attempt_at = None
+    gave_up = delay is None or outcome.status_code == 410
+    delivery.status = "failed" if gave_up else delivery.status
+    delivery.next_attempt_at = None if gave_up else now + timedelta(seconds=delay or 0)
+    # One line per failed attempt, for whoever watches the logs rather than the delivery log.
+    log.warning(
+        "webhook_attempt_failed",
+        endpoint_id=str(endpoint.id),
+        delivery_id=str(delivery.id),
+        attempt=delivery.attempt_count,
+        status_code=outcome.status_code,
+        error=outcome.error,
+        next_attempt_at=_iso(delivery.next_attempt_at) if delivery.next_attempt_at else None,
+    )
+    if gave_up:
         return "failed"
-    delivery.next_attempt_at = now + timedelta(seconds=delay)
-    if delay <= MAX_QUEUED_DELAY and endpoint.enabled:
+    if delay is not None and delay <= MAX_QUEUED_DELAY and endpoint.enabled:
         schedule(session, delivery, delay)
     return "retry"
 

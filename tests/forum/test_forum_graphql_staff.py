@@ -52,10 +52,13 @@ async def test_inbox_for_moderators(client: httpx.AsyncClient, forum: Forum) -> 
     assign = """mutation($id: UUID!, $input: InboxItemPatch!) {
       updateInboxItem(id: $id, input: $input) { status assigneeKeyId thread { title } } }"""
     me = forum.org.key_ids["moderator"]
+    # `me`, as over REST, is the calling key (forum.staff() is the moderator's).
     assigned = await gql(
-        client, assign, forum.staff(), id=items[1]["id"], input={"assigneeKeyId": me}
+        client, assign, forum.staff(), id=items[1]["id"], input={"assigneeKeyId": "me"}
     )
     assert assigned["data"]["updateInboxItem"]["assigneeKeyId"] == me
+    by_id = await gql(client, assign, forum.staff(), id=items[1]["id"], input={"assigneeKeyId": me})
+    assert by_id["data"]["updateInboxItem"]["assigneeKeyId"] == me
     assert [i["thread"]["title"] for i in await inbox_items(client, forum, assignee="me")] == [
         calm["title"]
     ]

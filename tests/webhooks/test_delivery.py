@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import logging
 import threading
 import time
 import uuid
@@ -409,3 +410,27 @@ async def test_deleting_an_endpoint_mid_send_is_not_an_error(
         hold.set()
     response = await ping
     assert response.status_code == 404  # the endpoint and its log are gone, not a 500
+
+
+async def test_each_failed_attempt_is_logged_with_the_next_one(
+    client: httpx.AsyncClient, org: Org, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whoever watches the server's log, not the delivery log, sees failing receivers."""
+    caplog.set_level(logging.WARNING, logger="hearth.webhooks")
+    endpoint = await register(client, org, receiver.url("/hooks"), ["community.created"])
+    receiver.script("/hooks", Reply(503, b"busy"), then=Reply(200, b"thanks"))
+    await create_community(client, org)
+    await receiver.wait_for(2, "/hooks")
+
+    def failures() -> list[dict]:
+        return [
+            record.msg
+            for record in caplog.records
+            if isinstance(record.msg, dict) and record.msg.get("event") == "webhook_attempt_failed"
+        ]
+
+    (failed,) = await eventually(lambda: failures() or None)
+    assert failed["endpoint_id"] == endpoint["id"]
+    assert failed["attempt"] == 1 and failed["status_code"] == 503
+    assert failed["next_attempt_at"].endswith("Z")
+    assert all(r.levelno == logging.WARNING for r in caplog.records if r.msg is failed)

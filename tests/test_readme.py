@@ -1,0 +1,31 @@
+"""The README's walkthrough shows what a newcomer needs at each step (each was missing once
+and cost someone a guess)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def test_graphql_lists_are_shown_with_their_page_shape() -> None:
+    assert re.search(r"items \{[^}]*\} nextCursor", README)
+    assert "first" in README and "after" in README
+
+
+def test_saved_replies_are_shown_with_their_fields_and_rendering() -> None:
+    assert '{"title": "' in README and "/saved-replies" in README
+    assert "/render" in README and "{body, body_html}" in README
+
+
+def test_accepting_an_answer_is_shown() -> None:
+    assert re.search(r"POST .*v1/posts/\$POST/accept", README)
+
+
+def test_json_bodies_are_shown_with_their_content_type() -> None:
+    curls_with_bodies = re.findall(r"curl [^\n]*(?:\\\n[^\n]*)*-d ", README)
+    assert curls_with_bodies
+    for call in re.findall(r"(curl (?:[^\n]*\\\n)*[^\n]*)", README):
+        if " -d " in call:
+            assert "Content-Type: application/json" in call, call
