@@ -51,7 +51,7 @@ def test_graphiql_and_graphql_answers_are_documented() -> None:
     assert body["required"] == ["query"]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 async def test_every_cursor_the_document_admits_is_a_position(
     client: httpx.AsyncClient, org: Org, data: st.DataObject
