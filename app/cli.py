@@ -45,16 +45,24 @@ def _setting_name(loc: tuple[object, ...]) -> str:
     return "HEARTH_" + str(loc[0]).upper()
 
 
-def _where_env(settings: Settings, host: str, port: int) -> str:
+def _where_env(settings: Settings, host: str, port: int, *, only: str = "HEARTH_") -> str:
     """`HEARTH_…=… ` for the settings another shell would not have: where Hearth listens,
-    and the database it uses (so seed-demo fills the same one)."""
+    and the database it uses (so seed-demo fills the same one). A database password is
+    never printed: the line says to use the same URL instead."""
     default = {name: field.default for name, field in Settings.model_fields.items()}
+    database = settings.database_url
+    if make_url(database).password is not None:
+        database = "<the same URL as this server>"
     pairs = [
         ("HEARTH_HOST", host, default["host"]),
         ("HEARTH_PORT", str(port), str(default["port"])),
-        ("HEARTH_DATABASE_URL", settings.database_url, default["database_url"]),
+        ("HEARTH_DATABASE_URL", database, default["database_url"]),
     ]
-    return "".join(f"{k}={shlex.quote(value)} " for k, value, usual in pairs if value != usual)
+    return "".join(
+        f"{name}={shlex.quote(value)} "
+        for name, value, usual in pairs
+        if value != usual and name.startswith(only)
+    )
 
 
 def _database_label(settings: Settings) -> str:
@@ -97,6 +105,7 @@ def serve(
     settings = get_settings()
     configure_logging(settings)
     host, port = host or settings.host, port or settings.port
+    _ensure_free(host, port)  # before the banner tells anyone to use this address
     _print_banner(settings, host, port)
     uvicorn.run(
         create_app(settings),
@@ -108,6 +117,23 @@ def serve(
         proxy_headers=True,
         forwarded_allow_ips=",".join(settings.trusted_proxies),
     )
+
+
+def _ensure_free(host: str, port: int) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            typer.secho(
+                f"Cannot listen on {host}:{port}: {exc.strerror}. Is Hearth (or something else)"
+                " already serving there? Pick another port: --port 8001 or HEARTH_PORT=8001.",
+                fg="red",
+                err=True,
+            )
+            raise typer.Exit(1) from exc
 
 
 def _print_banner(settings: Settings, host: str, port: int) -> None:
@@ -132,8 +158,9 @@ def _print_banner(settings: Settings, host: str, port: int) -> None:
     )
     typer.secho(f"\n  Hearth {__version__}: the API for community managers\n", bold=True)
     for label, value in (
+        ("Start", f"{base}/  (links to everything below)"),
         ("REST API", f"{base}/v1"),
-        ("API docs", f"{base}/docs"),
+        ("API docs", f"{base}/docs  {base}/redoc"),
         ("GraphiQL", f"{base}/graphql"),
         ("Health", f"{base}/healthz  {base}/readyz  {base}/metrics"),
         ("Database", _database_label(settings)),
@@ -242,10 +269,12 @@ def seed_demo() -> None:
             fg="yellow",
         )
     if result.forum_community:
+        # This terminal may have set the database inline, for seed-demo only: repeat it.
+        database = _where_env(settings, "", 0, only="HEARTH_DATABASE")
         typer.echo(
             "\nThe starfall forum has categories, questions (one waiting in the inbox) and a"
             " bug report."
-            f" A member token to post with:\n  .venv/bin/hearth member-token"
+            f" A member token to post with:\n  {database}.venv/bin/hearth member-token"
             f' {result.forum_community} player-42 "Rook"'
         )
 

@@ -44,17 +44,20 @@ def served_hearth(database_url: str, log: Path) -> Iterator[str]:
     base_url = f"http://127.0.0.1:{port}"
     with hearth_process(["serve", "--port", str(port)], env, log) as server:
         deadline = time.monotonic() + 30
-        while True:
+        while not _healthy(base_url):
             if server.poll() is not None:
                 raise AssertionError(f"hearth exited early:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{base_url}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
+            if time.monotonic() > deadline:
+                raise AssertionError(f"hearth did not start:\n{log.read_text()}")
             time.sleep(0.1)
         yield base_url
+
+
+def _healthy(base_url: str) -> bool:
+    try:
+        return httpx.get(f"{base_url}/healthz").status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def owner_key(base_url: str) -> str:

@@ -402,9 +402,26 @@ async def jobs_settings(settings: Settings) -> AsyncIterator[Settings]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked `long` (real processes, the fuzzer) run first, so that parallel workers
-    spend the rest of the run on short ones and finish together."""
-    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+    """Spread the tests marked `long` (real processes, the fuzzer) evenly through the run,
+    the longest first. xdist's work-stealing scheduler (scripts/test) hands each worker a
+    slice of the list: each slice starts its long tests early, so the workers finish
+    together instead of one of them running every long test in turn."""
+
+    def seconds(item: pytest.Item) -> float:
+        marker = item.get_closest_marker("long")
+        return float(marker.kwargs.get("seconds", 10)) if marker else 0.0
+
+    long = sorted((item for item in items if seconds(item)), key=seconds, reverse=True)
+    if not long:
+        return
+    short = [item for item in items if not seconds(item)]
+    spacing = len(items) // len(long)
+    spread: list[pytest.Item] = []
+    for i, item in enumerate(long):
+        spread.append(item)
+        spread.extend(short[i * (spacing - 1) : (i + 1) * (spacing - 1)])
+    spread.extend(short[len(long) * (spacing - 1) :])
+    items[:] = spread
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -17,7 +17,8 @@ from typing import Any
 import schemathesis
 
 _URL_FIELDS = {"url", "webhook_url", "avatar_url"}
-_WELL_FORMED = re.compile(r"^(https?)://[!-.0-~]*(/[!-~]*)?$")  # the documented pattern
+# The documented pattern (`^https?://[!-.0-~][!-~]*$`): scheme, host, and the rest.
+_WELL_FORMED = re.compile(r"^(https?)://[!-.0-~]+(/[!-~]*)?$")
 
 
 def _reachable(value: Any) -> Any:

@@ -7,9 +7,12 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.forum.categories import CATEGORY_ORDER
+from app.forum.saved_replies import SAVED_REPLY_ORDER
 from app.forum.threads import THREAD_CURSOR
 from app.orgs.service import KEY_ORDER
 from app.schema_export import openapi_json
@@ -51,24 +54,32 @@ def test_graphiql_and_graphql_answers_are_documented() -> None:
     assert body["required"] == ["query"]
 
 
+@pytest.mark.both_backends
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 async def test_every_cursor_the_document_admits_is_a_position(
     client: httpx.AsyncClient, org: Org, data: st.DataObject
 ) -> None:
-    """A cursor matching the documented pattern pages from somewhere; it is never refused."""
-    keys = data.draw(st.from_regex(KEY_ORDER.cursor.pattern, fullmatch=True))
-    listed = await client.get("/v1/api-keys", params={"cursor": keys}, headers=org.auth())
-    assert listed.status_code == 200, (keys, listed.text)
+    """A cursor matching the documented pattern pages from somewhere; it is never refused.
+    Times, ids, numbers, flags and text (any bytes, read leniently) alike."""
     communities = (await client.get("/v1/communities", headers=org.auth())).json()["items"]
     if not communities:  # the first example makes one; hypothesis reuses the fixtures
         new = {"slug": "paging", "name": "Paging"}
         communities = [(await client.post("/v1/communities", json=new, headers=org.auth())).json()]
-    threads = data.draw(st.from_regex(THREAD_CURSOR.pattern, fullmatch=True))
-    for sort in ("latest", "active", "top"):  # one cursor shape serves every sort
-        path = f"/v1/communities/{communities[0]['id']}/threads"
-        page = await client.get(path, params={"cursor": threads, "sort": sort}, headers=org.auth())
-        assert page.status_code == 200, (threads, sort, page.text)
+    community = f"/v1/communities/{communities[0]['id']}"
+    lists = [
+        ("/v1/api-keys", KEY_ORDER.cursor, {}),
+        (f"{community}/categories", CATEGORY_ORDER.cursor, {}),
+        (f"{community}/saved-replies", SAVED_REPLY_ORDER.cursor, {}),
+        *(
+            (f"{community}/threads", THREAD_CURSOR, {"sort": s})
+            for s in ("latest", "active", "top")
+        ),
+    ]
+    for path, shape, query in lists:
+        cursor = data.draw(st.from_regex(shape.pattern, fullmatch=True), label=path)
+        page = await client.get(path, params={**query, "cursor": cursor}, headers=org.auth())
+        assert page.status_code == 200, (path, cursor, page.text)
 
 
 async def test_a_cursor_outside_the_pattern_is_422_naming_it(

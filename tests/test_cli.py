@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import shlex
+import socket
 import subprocess
 import sys
 import time
@@ -117,7 +118,8 @@ def test_worker_refuses_to_start_without_redis(tmp_path: Path) -> None:
 
 
 def test_serve_explains_an_unmigrated_database(tmp_path: Path) -> None:
-    result = hearth("serve", database_url=f"sqlite+aiosqlite:///{tmp_path}/empty.db")
+    url = f"sqlite+aiosqlite:///{tmp_path}/empty.db"
+    result = hearth("serve", "--port", str(free_port()), database_url=url)
     assert result.returncode == 1
     assert "hearth migrate" in result.stdout + result.stderr
 
@@ -186,6 +188,36 @@ async def test_seed_demo_in_another_terminal_finds_the_server_the_banner_names(
     assert seeded.returncode == 0, seeded.stderr
     assert f"http://127.0.0.1:{port}/v1/communities" in seeded.stdout
     assert "Nothing answers" not in seeded.stdout
+    # The member-token line names the database too: this terminal set it for one command.
+    assert f"HEARTH_DATABASE_URL={url} .venv/bin/hearth member-token" in seeded.stdout
     nobody = str(free_port())  # a port nothing serves on: the command says so
     elsewhere = hearth("seed-demo", database_url=url, HEARTH_PORT=nobody)
     assert f"Nothing answers at http://127.0.0.1:{nobody}" in elsewhere.stdout
+
+
+def test_the_first_screen_never_prints_a_database_password() -> None:
+    from app.cli import _where_env
+    from app.settings import Settings
+
+    secret = Settings(
+        _env_file=None, database_url="postgresql+asyncpg://hearth:s3cret@db.internal/hearth"
+    )
+    line = _where_env(secret, "127.0.0.1", 8000)
+    assert "s3cret" not in line and "HEARTH_DATABASE_URL=" in line
+    embedded = Settings(_env_file=None, database_url="sqlite+aiosqlite:///./other.db")
+    assert _where_env(embedded, "127.0.0.1", 8001) == (
+        "HEARTH_PORT=8001 HEARTH_DATABASE_URL=sqlite+aiosqlite:///./other.db "
+    )
+
+
+def test_serve_on_a_taken_port_says_so_before_its_first_screen(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/busy.db"
+    assert hearth("migrate", database_url=url).returncode == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = hearth("serve", "--port", str(port), database_url=url)
+    assert result.returncode == 1
+    assert f"Cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "seed-demo" not in result.stdout  # no first screen pointing at someone else

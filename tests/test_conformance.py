@@ -43,7 +43,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
             asyncio.run(drop_postgres_database(url))
 
 
-@pytest.mark.long
+@pytest.mark.long(seconds=110)
 def test_every_operation_conforms_to_the_document(served: tuple[str, str], tmp_path: Path) -> None:
     base_url, key = served
     spec = httpx.get(f"{base_url}/openapi.json").json()

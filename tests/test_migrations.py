@@ -119,3 +119,31 @@ async def test_reactions_stored_as_sent_become_one_canonical_reaction(
     )
     assert post.reactions == {thumbs: 2, heart: 1}
     assert tuple(counts) == (3, 3)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_downgrading_0003_leaves_keys_the_earlier_code_takes(backend: str, tmp_path) -> None:
+    """A keycap (1️⃣) is canonical now but was refused before 0003: a downgrade turns it into
+    a shortcode, and the upgrade brings the character back."""
+    keycap = "1\N{VARIATION SELECTOR-16}\N{COMBINING ENCLOSING KEYCAP}"
+    async with fresh_database(backend, tmp_path) as url:
+        await asyncio.to_thread(run_alembic, url, "upgrade")
+        async with running_app(make_settings(url)) as app, http_client(app) as client:
+            forum = await make_forum(client, await seed_org(app, "Starfall Studios"))
+            thread = await start_thread(client, forum, forum.member("p1", "Ada"))
+            path = f"/v1/posts/{thread['first_post_id']}/reactions/keycap_1"
+            assert (await client.put(path, headers=forum.member("p1", "Ada"))).json()[
+                "reactions"
+            ] == {keycap: 1}
+        engine = create_async_engine(url)
+        try:
+            await asyncio.to_thread(run_alembic, url, "downgrade", "0002")
+            async with engine.connect() as conn:
+                (down,) = (await conn.execute(select(Reaction.emoji))).scalars().all()
+            await asyncio.to_thread(run_alembic, url, "upgrade")
+            async with engine.connect() as conn:
+                (up,) = (await conn.execute(select(Reaction.emoji))).scalars().all()
+        finally:
+            await engine.dispose()
+    assert down == "keycap_1"
+    assert up == keycap

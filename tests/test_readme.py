@@ -10,8 +10,8 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
 
 def test_graphql_lists_are_shown_with_their_page_shape() -> None:
-    assert re.search(r"items \{[^}]*\} nextCursor", README)
-    assert "first" in README and "after" in README
+    assert re.search(r"\(first: \d+[^)]*\) \{ items \{[^}]*\} nextCursor", README)
+    assert re.search(r"after: \"<nextCursor>\"", README)
 
 
 def test_saved_replies_are_shown_with_their_fields_and_rendering() -> None:
@@ -20,7 +20,7 @@ def test_saved_replies_are_shown_with_their_fields_and_rendering() -> None:
 
 
 def test_accepting_an_answer_is_shown() -> None:
-    assert re.search(r"POST .*v1/posts/\$POST/accept", README)
+    assert re.search(r"POST .*v1/posts/\$ANSWER/accept", README)
 
 
 def test_json_bodies_are_shown_with_their_content_type() -> None:

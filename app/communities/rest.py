@@ -156,7 +156,11 @@ async def delete_channel(channel_id: uuid.UUID, session: Session, actor: Current
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/channels/{channel_id}/test", response_model=ChannelTestResult)
+@router.post(
+    "/channels/{channel_id}/test",
+    response_model=ChannelTestResult,
+    responses=problem_responses(409),
+)
 async def test_channel(
     channel_id: uuid.UUID,
     actor: CurrentActor,

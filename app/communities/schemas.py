@@ -41,7 +41,7 @@ Phrase = Text(200)
 Term = Text(100)
 HttpURL = Annotated[
     str,
-    StringConstraints(max_length=2048, pattern=r"^https?://[!-~]+$"),
+    StringConstraints(max_length=2048, pattern=r"^https?://[!-.0-~][!-~]*$"),
     Field(
         description="An http(s) URL in printable ASCII (percent-encode the rest); must resolve"
         " to a public address."

@@ -30,18 +30,20 @@ def _inputs() -> dict[str, str]:
         for character, data in emoji.EMOJI_DATA.items()
         if data["status"] == _FULLY_QUALIFIED
     }
+    emoji_data = [
+        (character, data, qualified[data["en"]])  # unqualified forms share the CLDR name
+        for character, data in emoji.EMOJI_DATA.items()
+        if data["status"] != _COMPONENT
+    ]
     by_shortcode: dict[str, str] = {}
-    by_character: dict[str, str] = {}
-    for character, data in emoji.EMOJI_DATA.items():
-        if data["status"] == _COMPONENT:
-            continue
-        canonical = qualified[data["en"]]  # unqualified forms share their emoji's CLDR name
-        by_character[character] = canonical
-        # The CLDR name first, so an alias that two emoji share never shadows a name.
-        for name in (data["en"], *data.get("alias", ())):
-            code = name.strip(":")
-            if _SHORTCODE.fullmatch(code):
-                by_shortcode.setdefault(code, canonical)
+    # Every CLDR name before any alias: `egg` is 🥚, though 🍳 has `egg` as an alias.
+    for names in (lambda d: [d["en"]], lambda d: d.get("alias", [])):
+        for _, data, canonical in emoji_data:
+            for name in names(data):
+                code = name.strip(":")
+                if _SHORTCODE.fullmatch(code):
+                    by_shortcode.setdefault(code, canonical)
+    by_character = {character: canonical for character, _, canonical in emoji_data}
     return {**by_shortcode, **by_character}
 
 

@@ -164,6 +164,8 @@ def pydantic_errors(raw: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def _message(err: Mapping[str, Any]) -> str:
     pattern = (err.get("ctx") or {}).get("pattern")
+    if tuple(err.get("loc", ())) == ("query", "cursor"):
+        return "not a cursor of this list; start again without one"
     if pattern == TEXT_PATTERN:
         return "must hold a character other than spaces, and no NUL (\\u0000)"
     if pattern == NO_NUL_PATTERN:
@@ -252,16 +254,17 @@ def documented_methods(request: Request) -> set[str]:
     state = request.app.state
     if getattr(state, "methods_by_path", None) is None:
         state.methods_by_path = [
-            (_template_regex(path), {method.upper() for method in operations})
+            (_template_regex(path), "{" not in path, {method.upper() for method in operations})
             for path, operations in request.app.openapi()["paths"].items()
         ]
     path = request.scope["path"].removeprefix(request.scope.get("root_path", ""))
-    return {
-        method
-        for pattern, methods in state.methods_by_path
-        if pattern.match(path)
-        for method in methods
-    }
+    matching = [
+        (fixed, methods) for regex, fixed, methods in state.methods_by_path if regex.match(path)
+    ]
+    # A fixed path (`/v1/members/export`) is a resource of its own, not one id of a template.
+    if any(fixed for fixed, _ in matching):
+        matching = [(fixed, methods) for fixed, methods in matching if fixed]
+    return {method for _, methods in matching for method in methods}
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -105,7 +105,8 @@ def complete(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _document_graphql(operations: dict[str, Any]) -> None:
     json_result = {"application/json": {"schema": _GRAPHQL_RESPONSE}}
-    problems = {str(k): v for k, v in problem_responses(400, 405, 413, 415).items()}
+    problems = {str(k): v for k, v in problem_responses(400, 405).items()}
+    body_problems = {str(k): v for k, v in problem_responses(413, 415).items()}
     operations["get"].update(
         summary="GraphiQL in a browser, or a query in the URL",
         description=(
@@ -136,5 +137,9 @@ def _document_graphql(operations: dict[str, Any]) -> None:
             "required": True,
             "content": {"application/json": {"schema": _GRAPHQL_REQUEST}},
         },
-        responses={"200": {"description": "The result.", "content": json_result}, **problems},
+        responses={
+            "200": {"description": "The result.", "content": json_result},
+            **problems,
+            **body_problems,
+        },
     )

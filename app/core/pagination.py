@@ -40,7 +40,7 @@ Direction = Literal["asc", "desc"]
 Column = InstrumentedAttribute[Any]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MAX_TEXT_TOKEN = 1024  # base64url characters: 768 bytes, more than any sortable name holds
+_MAX_TEXT_TOKEN = 1023  # base64url characters: 767 bytes, more than any sortable name holds
 # Per value type: the token's pattern and its longest length. Each pattern admits only
 # strings that decode (sixteen digits of microseconds reach the year 2286; nine digits fit
 # an INTEGER column; base64url never has a length of 4n + 1).
@@ -89,10 +89,15 @@ class CursorShape:
         self._match = re.compile(self.pattern).fullmatch
 
     def encode(self, row: Any) -> str:
-        return ".".join(
+        cursor = ".".join(
             _encode(kind, getattr(row, column.key))
             for column, kind in zip(self.columns, self.kinds, strict=True)
         )
+        # A key beyond what the pattern admits (a name of more than 767 bytes, a number of
+        # ten digits) would hand out a cursor the server then refuses: fail here instead.
+        if len(cursor) > self.max_length or not self._match(cursor):
+            raise ValueError(f"a sort key of {row!r} does not fit the cursor's pattern")
+        return cursor
 
     def decode(self, cursor: str) -> dict[str, Any]:
         """The column values a cursor holds, by column key (422 when it is not one)."""

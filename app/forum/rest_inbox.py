@@ -117,7 +117,11 @@ async def delete_saved_reply(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/saved-replies/{reply_id}/render", response_model=SavedReplyRendered)
+@router.post(
+    "/saved-replies/{reply_id}/render",
+    response_model=SavedReplyRendered,
+    responses=problem_responses(409),
+)
 async def render_saved_reply(
     reply_id: uuid.UUID, data: SavedReplyRender, session: Session, actor: CurrentActor
 ) -> SavedReplyRendered:

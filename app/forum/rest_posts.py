@@ -110,13 +110,13 @@ async def remove_reaction(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/posts/{post_id}/accept", response_model=PostOut)
+@router.post("/posts/{post_id}/accept", response_model=PostOut, responses=problem_responses(409))
 async def accept_post(post_id: uuid.UUID, session: Session, actor: CurrentActor) -> PostOut:
     """Mark a reply as the answer of its question thread. The thread's author or a moderator."""
     return post_out(await posts.accept(session, actor, post_id))
 
 
-@router.delete("/posts/{post_id}/accept", response_model=PostOut)
+@router.delete("/posts/{post_id}/accept", response_model=PostOut, responses=problem_responses(409))
 async def unaccept_post(post_id: uuid.UUID, session: Session, actor: CurrentActor) -> PostOut:
     """Withdraw the answer mark. The thread's author or a moderator."""
     return post_out(await posts.accept(session, actor, post_id, accepted=False))

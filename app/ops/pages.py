@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import importlib.metadata
 import importlib.resources
+import json
 
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import (
@@ -25,7 +26,10 @@ from app import __version__
 from app.core.static import STATIC_DIR, STATIC_URL, VENDOR_URL
 
 SWAGGER = f"{STATIC_URL}/swagger-ui/{importlib.metadata.version('fastapi-swagger')}"
-REDOC_JS = f"{VENDOR_URL}/redoc@2.5.4/bundles/redoc.standalone.js"
+# The vendored version, as scripts/vendor-assets recorded it.
+_VENDORED = json.loads((STATIC_DIR / "vendor" / "MANIFEST.json").read_text())
+_REDOC = next(package["version"] for package in _VENDORED if package["name"] == "redoc")
+REDOC_JS = f"{VENDOR_URL}/redoc@{_REDOC}/bundles/redoc.standalone.js"
 FAVICON = f"{SWAGGER}/favicon-32x32.png"
 
 router = APIRouter(include_in_schema=False)

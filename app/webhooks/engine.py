@@ -233,10 +233,22 @@ def _failed(
             f" {delivery.last_error}.",
         )
     delay = retry_delay(settings, delivery.attempt_count, outcome.retry_after)
-    gave_up = delay is None or outcome.status_code == 410
-    delivery.status = "failed" if gave_up else delivery.status
-    delivery.next_attempt_at = None if gave_up else now + timedelta(seconds=delay or 0)
-    # One line per failed attempt, for whoever watches the logs rather than the delivery log.
+    if outcome.status_code == 410:
+        delay = None
+    delivery.next_attempt_at = None if delay is None else now + timedelta(seconds=delay)
+    _log_failure(delivery, endpoint, outcome)
+    if delay is None:
+        delivery.status = "failed"
+        return "failed"
+    if delay <= MAX_QUEUED_DELAY and endpoint.enabled:
+        schedule(session, delivery, delay)
+    return "retry"
+
+
+def _log_failure(
+    delivery: WebhookDelivery, endpoint: WebhookEndpoint, outcome: outbound.Outcome
+) -> None:
+    """One line per failed attempt, for whoever watches the log rather than the delivery log."""
     log.warning(
         "webhook_attempt_failed",
         endpoint_id=str(endpoint.id),
@@ -246,11 +258,6 @@ def _failed(
         error=outcome.error,
         next_attempt_at=_iso(delivery.next_attempt_at) if delivery.next_attempt_at else None,
     )
-    if gave_up:
-        return "failed"
-    if delay is not None and delay <= MAX_QUEUED_DELAY and endpoint.enabled:
-        schedule(session, delivery, delay)
-    return "retry"
 
 
 def retry_delay(settings: Settings, attempts_made: int, retry_after: float | None) -> float | None:

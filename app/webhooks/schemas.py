@@ -47,8 +47,8 @@ class WebhookUpdate(PatchModel):
 
     @field_validator("events")
     @classmethod
-    def _events(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else _known_events(value)
+    def _events(cls, value: list[str]) -> list[str]:
+        return _known_events(value)  # never null: PatchModel refuses that first
 
 
 class WebhookOut(ResponseModel):
