@@ -26,6 +26,7 @@ from app.ops import pages
 from app.ops.rest import router as ops_router
 from app.orgs import service as orgs_service
 from app.orgs.rest import router as orgs_router
+from app.schedule.rest import router as schedule_router
 from app.settings import Settings, get_settings
 from app.webhooks.rest import router as webhooks_router
 
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         orgs_router,
         communities_router,
         *forum_routers,
+        schedule_router,
         webhooks_router,
     )
     for router in routers:

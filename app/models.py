@@ -13,6 +13,7 @@ from app.forum.models import (
     Thread,
 )
 from app.orgs.models import ApiKey, Organisation
+from app.schedule.models import ContentChannel, ContentItem, Delivery
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 metadata = Base.metadata
@@ -22,6 +23,9 @@ __all__ = [
     "Category",
     "Channel",
     "Community",
+    "ContentChannel",
+    "ContentItem",
+    "Delivery",
     "InboxItem",
     "Member",
     "Organisation",

@@ -73,8 +73,17 @@ async def seed(runtime: Runtime) -> SeedResult:
         for data in DEMO_COMMUNITIES:
             community = await community_service.create_community(session, actor, data)
             names = []
+            # Published content goes to the forum as a staff thread in this category.
+            news = await categories.create_category(
+                session,
+                actor,
+                community.id,
+                CategoryCreate(name="Announcements", slug="announcements", position=0),
+            )
             for channel in (
-                ChannelCreate(name="forum", kind=ChannelKind.forum),
+                ChannelCreate(
+                    name="forum", kind=ChannelKind.forum, config={"category_id": str(news.id)}
+                ),
                 ChannelCreate(name="launcher-news", kind=ChannelKind.launcher_feed),
             ):
                 created, _ = await channel_service.create_channel(
@@ -98,7 +107,7 @@ async def _seed_forum(
     )
     category_ids = {}
     for position, (slug, name) in enumerate(
-        [("general", "General"), ("help", "Help & support"), ("bugs", "Bug reports")]
+        [("general", "General"), ("help", "Help & support"), ("bugs", "Bug reports")], start=1
     ):
         category = await categories.create_category(
             session,

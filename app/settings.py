@@ -17,6 +17,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
 
 
+# Content deliveries: 10 s, 1 min, 5 min, 30 min, 2 h, 6 h, 12 h — about 21 hours.
+DEFAULT_DELIVERY_RETRIES = (10, 60, 300, 1800, 7200, 21600, 43200)
+
+
 def _split_commas(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -54,6 +58,11 @@ class Settings(BaseSettings):
     webhook_retry_schedule: Annotated[list[float], NoDecode] = list(DEFAULT_RETRY_SCHEDULE)
     webhook_disable_after_seconds: float = Field(5 * 24 * 3600, gt=0)
 
+    # Content delivery to channels: the first retry within a minute, then growing to hours.
+    delivery_retry_schedule: Annotated[list[float], NoDecode] = list(DEFAULT_DELIVERY_RETRIES)
+    # How often an arq worker looks for jobs that fell due (a scheduled post's precision).
+    worker_poll_seconds: float = Field(0.1, gt=0, le=5)
+
     # Members and forum
     member_token_leeway_seconds: int = Field(30, ge=0, le=300)
     member_token_max_lifetime_seconds: int = Field(24 * 3600, ge=60)
@@ -80,13 +89,14 @@ class Settings(BaseSettings):
         "cors_origins",
         "trusted_proxies",
         "webhook_retry_schedule",
+        "delivery_retry_schedule",
         mode="before",
     )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_commas(value)
 
-    @field_validator("webhook_retry_schedule")
+    @field_validator("webhook_retry_schedule", "delivery_retry_schedule")
     @classmethod
     def _positive_delays(cls, value: list[float]) -> list[float]:
         if any(delay <= 0 for delay in value):

@@ -14,11 +14,12 @@ from arq.connections import RedisSettings
 from prometheus_client import start_http_server
 
 from app.core.jobs import ArqJobQueue, JobFunction, Periodic, run_job
+from app.schedule import jobs as schedule_jobs
 from app.settings import Settings, get_settings
 from app.webhooks import jobs as webhook_jobs
 
-JOBS: list[JobFunction] = [*webhook_jobs.JOBS]
-PERIODIC: list[Periodic] = [*webhook_jobs.PERIODIC]
+JOBS: list[JobFunction] = [*webhook_jobs.JOBS, *schedule_jobs.JOBS]
+PERIODIC: list[Periodic] = [*webhook_jobs.PERIODIC, *schedule_jobs.PERIODIC]
 
 
 def _instrumented(function: JobFunction) -> JobFunction:
@@ -77,6 +78,8 @@ def worker_settings(settings: Settings) -> type:
         redis_settings = RedisSettings.from_dsn(settings.redis_url)
         queue_name = settings.queue_name
         max_jobs = settings.job_concurrency
+        # Deferred jobs (scheduled posts) start within one poll of their time.
+        poll_delay = settings.worker_poll_seconds
         # A job outliving its lease would race the sweep's retry; stop it first.
         job_timeout = max(1, math.ceil(settings.lease_seconds))
         # Results are not read, and a kept result would block re-enqueueing the same job id.

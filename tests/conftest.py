@@ -219,6 +219,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "admin_token": ADMIN_TOKEN,
         "outbound_allowed_hosts": ["127.0.0.1"],
         "webhook_retry_schedule": [0.3, 0.3, 0.3],
+        "delivery_retry_schedule": [0.3, 0.3, 0.3],
         "webhook_timeout_seconds": 3,
         "lease_seconds": 5,
         "sweep_interval_seconds": 1,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import threading
 import time
 from collections import defaultdict, deque
@@ -28,6 +30,10 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float
+    method: str = "POST"
+
+    def json(self) -> dict:
+        return json.loads(self.body)
 
 
 class Receiver:
@@ -36,6 +42,10 @@ class Receiver:
         self._replies: dict[str, deque[Reply]] = defaultdict(deque)
         self._default: dict[str, Reply] = {}
         self._lock = threading.Lock()
+        # Paths that answer like a Discord webhook: message ids, edits, deletes.
+        self._discord: set[str] = set()
+        self.messages: dict[str, dict] = {}
+        self._ids = itertools.count(1_100_000_000_000_000_001)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -52,6 +62,7 @@ class Receiver:
                         {k.lower(): v for k, v in self.headers.items()},
                         body,
                         time.time(),
+                        self.command,
                     )
                 )
                 if reply.hold is not None:
@@ -70,6 +81,9 @@ class Receiver:
                         time.sleep(reply.trickle)
                 except OSError:
                     pass  # the client went away (a killed worker)
+
+            do_PATCH = do_POST
+            do_DELETE = do_POST
 
             def log_message(self, *args: object) -> None:
                 return
@@ -92,11 +106,37 @@ class Receiver:
             if then is not None:
                 self._default[path] = then
 
+    def discord(self, path: str = "/discord") -> str:
+        """Answer at `path` as a Discord webhook does: `?wait=true` returns the message
+        (with its id), `PATCH`/`DELETE {path}/messages/{id}` edit and delete it."""
+        self._discord.add(path)
+        return self.url(path)
+
     def _record(self, request: Received) -> Reply:
         with self._lock:
             self.requests.append(request)
             queue = self._replies[request.path]
-            return queue.popleft() if queue else self._default.get(request.path, Reply())
+            if queue:
+                return queue.popleft()
+            base, _, message = request.path.partition("/messages/")
+            if base in self._discord:
+                return self._as_discord(request, base, message)
+            return self._default.get(request.path, Reply())
+
+    def _as_discord(self, request: Received, base: str, message: str) -> Reply:
+        if request.method == "POST" and not message:
+            message = str(next(self._ids))
+            self.messages[message] = {"id": message, **json.loads(request.body)}
+            if "wait=true" not in request.query:
+                return Reply(204, b"")
+            return Reply(200, json.dumps(self.messages[message]).encode())
+        if message not in self.messages:
+            return Reply(404, b'{"message": "Unknown Message", "code": 10008}')
+        if request.method == "DELETE":
+            del self.messages[message]
+            return Reply(204, b"")
+        self.messages[message].update(json.loads(request.body))
+        return Reply(200, json.dumps(self.messages[message]).encode())
 
     def received(self, path: str | None = None) -> list[Received]:
         with self._lock:

@@ -39,7 +39,11 @@ def test_every_json_body_documents_the_answers_of_the_layers_below() -> None:
 
 
 def test_patch_fields_admit_null_only_where_null_clears_a_value() -> None:
-    nullable = {("/v1/inbox/{item_id}", "assignee_key_id")}
+    nullable = {
+        ("/v1/inbox/{item_id}", "assignee_key_id"),
+        ("/v1/content/{content_id}", "recurrence"),
+        ("/v1/content/{content_id}", "publish_at"),
+    }
     for _, path, operation in (op for op in OPERATIONS if op[0] == "patch"):
         body = resolve(operation["requestBody"]["content"]["application/json"]["schema"])
         for name, field in body["properties"].items():

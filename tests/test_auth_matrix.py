@@ -15,7 +15,7 @@ from tests.conftest import Org
 VALID_BODIES = {
     ("PATCH", "/v1/communities/{community_id}"): {"name": "x"},
     ("PUT", "/v1/communities/{community_id}/member-secret"): {"secret": "s" * 40},
-    ("POST", "/v1/communities/{community_id}/channels"): {"name": "x", "kind": "forum"},
+    ("POST", "/v1/communities/{community_id}/channels"): {"name": "x", "kind": "launcher_feed"},
     ("PATCH", "/v1/channels/{channel_id}"): {"name": "x"},
     ("PATCH", "/v1/webhooks/{endpoint_id}"): {"description": "x"},
     ("POST", "/v1/communities/{community_id}/categories"): {"name": "x", "slug": "x"},
@@ -32,6 +32,16 @@ VALID_BODIES = {
     ("POST", "/v1/communities/{community_id}/saved-replies"): {"title": "x", "body": "x"},
     ("PATCH", "/v1/saved-replies/{reply_id}"): {"title": "x"},
     ("POST", "/v1/saved-replies/{reply_id}/render"): {},
+    ("POST", "/v1/communities/{community_id}/content"): {
+        "kind": "announcement",
+        "title": "x",
+        "body": "x",
+    },
+    ("PATCH", "/v1/content/{content_id}"): {"version": 1},
+    ("POST", "/v1/content/{content_id}/reject"): {"note": "x"},
+    ("POST", "/v1/content/{content_id}/retract"): {"reason": "x"},
+    ("POST", "/v1/content/{content_id}/schedule"): {"publish_at": "2099-01-01T00:00:00Z"},
+    ("POST", "/v1/communities/{community_id}/pause"): {"reason": "x"},
 }
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/graphql"}
 

@@ -68,13 +68,13 @@ async def test_org_and_communities_with_channels(client: httpx.AsyncClient, org:
     assert community["tone"] == {"formality": "casual", "sign_off": "Fly safe"}
     channel = await gql(
         client,
-        """mutation($cid: UUID!) { createChannel(communityId: $cid, input: {name: "forum", kind: forum})
+        """mutation($cid: UUID!) { createChannel(communityId: $cid, input: {name: "forum", kind: launcher_feed})
              { channel { id kind } signingSecret } }""",
         org,
         "manager",
         cid=community["id"],
     )
-    assert channel["data"]["createChannel"]["channel"]["kind"] == "forum"
+    assert channel["data"]["createChannel"]["channel"]["kind"] == "launcher_feed"
     result = await gql(
         client,
         """query($id: UUID!) { org { id name }
@@ -88,7 +88,7 @@ async def test_org_and_communities_with_channels(client: httpx.AsyncClient, org:
     data = result["data"]
     assert data["org"] == {"id": org.id, "name": org.name}
     assert data["communities"]["items"] == [
-        {"slug": "starfall", "channels": [{"name": "forum", "kind": "forum", "config": {}}]}
+        {"slug": "starfall", "channels": [{"name": "forum", "kind": "launcher_feed", "config": {}}]}
     ]
     assert data["bySlug"]["id"] == community["id"] and data["byId"]["slug"] == "starfall"
 
@@ -323,7 +323,7 @@ async def test_channels_load_in_a_constant_number_of_queries(
         for name in ("forum", "news"):
             await gql(
                 client,
-                "mutation($cid: UUID!, $n: String!) { createChannel(communityId: $cid, input: {name: $n, kind: forum}) { signingSecret } }",
+                "mutation($cid: UUID!, $n: String!) { createChannel(communityId: $cid, input: {name: $n, kind: launcher_feed}) { signingSecret } }",
                 org,
                 "manager",
                 cid=cid,

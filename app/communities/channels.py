@@ -87,6 +87,28 @@ async def _ensure_name_free(session: AsyncSession, community_id: uuid.UUID, name
         raise Conflict(_name_taken(name))
 
 
+async def _ensure_feed_slug_free(
+    session: AsyncSession, config: dict[str, Any], channel_id: uuid.UUID | None = None
+) -> None:
+    """A launcher feed's public slug names it across the whole server (`/v1/feeds/{slug}`)."""
+    slug = config.get("public_slug")
+    if slug is None:
+        return
+    stmt = select(Channel.id).where(
+        Channel.kind == ChannelKind.launcher_feed.value,
+        Channel.config["public_slug"].as_string() == slug,
+    )
+    if channel_id is not None:
+        stmt = stmt.where(Channel.id != channel_id)
+    if await session.scalar(stmt.limit(1)) is not None:
+        raise Conflict(
+            f"The feed name '{slug}' is taken on this server; choose another public_slug.",
+            errors=[
+                {"loc": ["body", "config", "public_slug"], "message": "taken", "type": "taken"}
+            ],
+        )
+
+
 async def create_channel(
     session: AsyncSession,
     actor: Actor,
@@ -106,6 +128,7 @@ async def create_channel(
     if data.kind == ChannelKind.webhook:
         signing_secret = config.setdefault("secret", signing.new_secret())
     await _ensure_name_free(session, community.id, data.name)
+    await _ensure_feed_slug_free(session, config)
     channel = Channel(
         org_id=actor.org_id,
         community_id=community.id,
@@ -147,7 +170,7 @@ def _validate_config(kind: ChannelKind, raw: dict[str, Any]) -> dict[str, Any]:
         raise ValidationFailed(
             f"The configuration is not valid for a {kind.value} channel.", errors=errors
         ) from exc
-    return validated.model_dump(exclude_none=True)
+    return validated.model_dump(mode="json", exclude_none=True)
 
 
 def _ensure_fields_of_kind(kind: ChannelKind, patch: dict[str, Any]) -> None:
@@ -202,6 +225,7 @@ async def update_channel(
         channel.enabled = changes["enabled"]
     if changes.get("config") is not None:
         channel.config = _merged_config(channel, changes["config"])
+        await _ensure_feed_slug_free(session, channel.config, channel.id)
     channel.updated_at = utcnow()
     await flush_or_conflict(session, _name_taken(channel.name))
     await events.emit(session, actor.org_id, "channel.updated", _payload(channel))

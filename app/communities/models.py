@@ -30,6 +30,11 @@ class Community(Base):
     # HS256 key for member JWTs. Kept readable because verifying an HMAC needs the key;
     # never returned by the API.
     member_secret: Mapped[str | None] = mapped_column(String(512))
+    # Content needs a second person's approval before it is scheduled or published.
+    require_approval: Mapped[bool] = mapped_column(default=False)
+    # Crisis pause: while set, nothing of this community is delivered.
+    paused_at: Mapped[datetime | None]
+    pause_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

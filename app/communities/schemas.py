@@ -85,6 +85,10 @@ class CommunityCreate(RequestModel):
     default_locale: Locale = "en"
     locales: list[Locale] = Field(default_factory=list, max_length=100)
     tone: Tone = Field(default_factory=Tone)
+    require_approval: bool = Field(
+        False,
+        description="Content must be approved by another key before it is scheduled or published.",
+    )
 
     @model_validator(mode="after")
     def _default_is_listed(self) -> CommunityCreate:
@@ -99,6 +103,7 @@ class CommunityUpdate(PatchModel):
     default_locale: Locale | None = None
     locales: list[Locale] | None = Field(None, max_length=100)
     tone: Tone | None = None
+    require_approval: bool | None = None
 
 
 class CommunityOut(ResponseModel):
@@ -110,6 +115,9 @@ class CommunityOut(ResponseModel):
     locales: list[str]
     tone: Tone
     has_member_secret: bool
+    require_approval: bool
+    paused_at: datetime | None = Field(description="Set while deliveries are paused (crisis).")
+    pause_reason: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -162,16 +170,29 @@ class WebhookConfig(RequestModel):
     secret: WebhookSecret | None = None
 
 
-class InternalConfig(RequestModel):
-    """`forum` and `launcher_feed`: shown by Hearth itself, nothing to configure yet."""
+class ForumConfig(RequestModel):
+    category_id: uuid.UUID = Field(
+        description="The forum category published content is posted in (a staff thread)."
+    )
+
+
+FeedSlug = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9-]{3,64}$"),
+    Field(description="The feed's public name in `/v1/feeds/{slug}`; unique on the server."),
+]
+
+
+class LauncherFeedConfig(RequestModel):
+    public_slug: FeedSlug | None = None
 
 
 CONFIG_MODELS: dict[ChannelKind, type[RequestModel]] = {
     ChannelKind.discord: DiscordConfig,
     ChannelKind.slack: SlackConfig,
     ChannelKind.webhook: WebhookConfig,
-    ChannelKind.forum: InternalConfig,
-    ChannelKind.launcher_feed: InternalConfig,
+    ChannelKind.forum: ForumConfig,
+    ChannelKind.launcher_feed: LauncherFeedConfig,
 }
 # Fields never returned; URLs carrying tokens are shown masked instead.
 SECRET_FIELDS: dict[ChannelKind, tuple[str, ...]] = {
@@ -215,12 +236,12 @@ class NewWebhookChannel(_NewChannel):
 
 class NewForumChannel(_NewChannel):
     kind: Literal[ChannelKind.forum]
-    config: InternalConfig = Field(default_factory=InternalConfig)
+    config: ForumConfig
 
 
 class NewLauncherFeedChannel(_NewChannel):
     kind: Literal[ChannelKind.launcher_feed]
-    config: InternalConfig = Field(default_factory=InternalConfig)
+    config: LauncherFeedConfig = Field(default_factory=LauncherFeedConfig)
 
 
 def _channel_kind(value: Any) -> str | None:
@@ -247,13 +268,15 @@ NewChannel = Annotated[
 class ChannelConfigPatch(PatchModel):
     """The config fields to change; each must belong to the channel's kind (409 otherwise)."""
 
-    nullable = frozenset({"username", "avatar_url"})  # optional fields, cleared by null
+    nullable = frozenset({"username", "avatar_url", "public_slug"})  # cleared by null
 
     webhook_url: HttpURL | None = Field(None, description="discord, slack")
     username: Text(80) | None = Field(None, description="discord")
     avatar_url: HttpURL | None = Field(None, description="discord")
     url: HttpURL | None = Field(None, description="webhook")
     secret: WebhookSecret | None = Field(None, description="webhook: a new signing secret")
+    category_id: uuid.UUID | None = Field(None, description="forum")
+    public_slug: FeedSlug | None = Field(None, description="launcher_feed")
 
 
 class ChannelUpdate(PatchModel):

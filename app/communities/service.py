@@ -60,6 +60,7 @@ async def create_community(session: AsyncSession, actor: Actor, data: CommunityC
         default_locale=data.default_locale,
         locales=data.locales,
         tone=data.tone.model_dump(),
+        require_approval=data.require_approval,
     )
     session.add(community)
     await flush_or_conflict(session, f"A community with the slug '{data.slug}' already exists.")
@@ -67,11 +68,12 @@ async def create_community(session: AsyncSession, actor: Actor, data: CommunityC
     return community
 
 
-async def get_community(session: AsyncSession, actor: Actor, community_id: uuid.UUID) -> Community:
+async def get_community(
+    session: AsyncSession, actor: Actor, community_id: uuid.UUID, *, lock: bool = False
+) -> Community:
     actor.require(Role.viewer)
-    community = await session.scalar(
-        select(Community).where(Community.id == community_id, Community.org_id == actor.org_id)
-    )
+    stmt = select(Community).where(Community.id == community_id, Community.org_id == actor.org_id)
+    community = await session.scalar(stmt.with_for_update() if lock else stmt)
     if community is None:
         raise NotFound("No such community.")
     return community
@@ -135,7 +137,7 @@ async def update_community(
     changes = data.model_dump(exclude_unset=True)
     if "slug" in changes and changes["slug"] != community.slug:
         await _ensure_slug_free(session, actor.org_id, changes["slug"])
-    for field in ("slug", "name", "description", "default_locale"):
+    for field in ("slug", "name", "description", "default_locale", "require_approval"):
         if field in changes:
             setattr(community, field, changes[field])
     if data.tone is not None:
@@ -200,3 +202,34 @@ async def find_for_member_tokens(session: AsyncSession, ref: str) -> Community:
     if found[0].member_secret is None:
         raise Conflict(f"Community {ref!r} has no member secret; set one first.")
     return found[0]
+
+
+async def pause(
+    session: AsyncSession, actor: Actor, community_id: uuid.UUID, reason: str
+) -> Community:
+    """Crisis pause: nothing of the community is delivered until it is resumed."""
+    actor.require(Role.manager)
+    community = await get_community(session, actor, community_id, lock=True)
+    if community.paused_at is not None:
+        raise Conflict(
+            f"Deliveries of this community are already paused (since"
+            f" {community.paused_at.isoformat()}).",
+            extra={"paused_at": community.paused_at.isoformat().replace("+00:00", "Z")},
+        )
+    community.paused_at, community.pause_reason = utcnow(), reason
+    community.updated_at = community.paused_at
+    await session.flush()
+    await events.emit(session, actor.org_id, "community.paused", _payload(community))
+    return community
+
+
+async def resume(session: AsyncSession, actor: Actor, community_id: uuid.UUID) -> Community:
+    actor.require(Role.manager)
+    community = await get_community(session, actor, community_id, lock=True)
+    if community.paused_at is None:
+        raise Conflict("Deliveries of this community are not paused.")
+    community.paused_at = community.pause_reason = None
+    community.updated_at = utcnow()
+    await session.flush()
+    await events.emit(session, actor.org_id, "community.resumed", _payload(community))
+    return community

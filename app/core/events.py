@@ -30,6 +30,8 @@ EVENT_TYPES: dict[str, str] = {
     "community.created": "A community was created.",
     "community.updated": "A community's name, description, locales or tone changed.",
     "community.deleted": "A community and its channels were deleted.",
+    "community.paused": "Deliveries of a community were paused (crisis pause).",
+    "community.resumed": "Deliveries of a paused community resumed.",
     "channel.created": "A channel was added to a community.",
     "channel.updated": "A channel's name, configuration or state changed.",
     "channel.deleted": "A channel was deleted.",
@@ -41,6 +43,17 @@ EVENT_TYPES: dict[str, str] = {
     "post.edited": "A post's text was changed by its author or a moderator.",
     "post.deleted": "A post was removed (soft delete: it stays for moderators).",
     "post.accepted": "A post was marked as the answer of its question thread.",
+    "content.created": "A content item was drafted.",
+    "content.updated": "A content item was edited.",
+    "content.deleted": "A content item that had not been published was deleted.",
+    "content.submitted": "A draft was submitted for review.",
+    "content.approved": "Content was approved for publishing.",
+    "content.rejected": "Content was sent back to draft, with a note.",
+    "content.scheduled": "Content was scheduled to publish at a given time.",
+    "content.published": "Content went out: to every channel, or to some (see `status`).",
+    "content.failed": "Content could not be delivered to any channel.",
+    "content.retracted": "Published content was taken down everywhere it went.",
+    "delivery.failed": "A delivery of content to one channel failed for good.",
 }
 
 # Not subscribable: sent only by `POST /v1/webhooks/{id}/ping`.

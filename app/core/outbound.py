@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import random
 import re
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -172,8 +173,9 @@ async def post(
     headers: dict[str, str],
     timeout: float,
     max_body: int = 2048,
+    method: str = "POST",
 ) -> Answer:
-    """POST to `url`, connecting only to the address that passed the check.
+    """POST (or `method`) to `url`, connecting only to the address that passed the check.
 
     `timeout` bounds the whole exchange (DNS, connect, send, answer): httpx's own timeouts
     are per step, and a receiver trickling its answer must not outlive a delivery's lease.
@@ -183,12 +185,12 @@ async def post(
         target = parse_target(url)
         address = await resolve_checked(target, policy)
         request = client.build_request(
-            "POST",
+            method,
             target.copy_with(host=str(address)),
             content=content,
             headers={
                 "Host": _host_header(target),
-                "Content-Type": "application/json",
+                **({"Content-Type": "application/json"} if content else {}),
                 # The pool is keyed by address, not host name: a kept-alive TLS connection
                 # could otherwise serve another host on the same address without its
                 # certificate being checked.
@@ -244,6 +246,8 @@ async def send(
     content: bytes,
     headers: dict[str, str],
     timeout: float,
+    max_body: int = 2048,
+    method: str = "POST",
 ) -> Outcome:
     """`post`, with every way it can go wrong turned into an Outcome."""
     started = time.perf_counter()
@@ -253,7 +257,16 @@ async def send(
         return Outcome(None, error, None, elapsed, blocked=blocked)
 
     try:
-        answer = await post(client, url, policy, content=content, headers=headers, timeout=timeout)
+        answer = await post(
+            client,
+            url,
+            policy,
+            content=content,
+            headers=headers,
+            timeout=timeout,
+            max_body=max_body,
+            method=method,
+        )
     except UnsafeURL as exc:
         return failed(exc.detail, blocked=True)
     except (TimeoutError, httpx.TimeoutException):
@@ -292,3 +305,22 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, (when - datetime.now(UTC)).total_seconds()) if when.tzinfo else None
+
+
+MAX_RETRY_AFTER = 24 * 3600.0
+
+
+def retry_delay(
+    schedule: Sequence[float], attempts_made: int, retry_after: float | None
+) -> float | None:
+    """Seconds until the next attempt, or None when the schedule is used up.
+
+    The schedule's delay with ±10 % jitter (so a receiver coming back is not hit by every
+    retry at once); a longer `Retry-After` from the receiver wins, capped at a day.
+    """
+    if attempts_made > len(schedule):
+        return None
+    delay = schedule[attempts_made - 1] * random.uniform(0.9, 1.1)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+    return delay

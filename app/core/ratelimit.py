@@ -63,6 +63,17 @@ class RateLimiter:
             if not allowed:
                 raise self._refused(rule, limit, await self._retry_after(limit, rule, *identity))
 
+    async def acquire(self, limit: RateLimitItem, *identity: str) -> float:
+        """Take one slot of `limit` for pacing (e.g. sends to one Discord webhook): 0 when
+        taken, else the seconds until one frees. An unreachable storage paces nothing."""
+        try:
+            if await self._limiter.hit(limit, "pace", *identity):
+                return 0.0
+            return float(await self._retry_after(limit, "pace", *identity))
+        except Exception:
+            log.warning("rate_limit_storage_unavailable", rule="pace", exc_info=True)
+            return 0.0
+
     async def _retry_after(self, limit: RateLimitItem, *identity: str) -> int:
         counts = await self._storage.get_sliding_window(  # type: ignore[attr-defined]
             limit.key_for(*identity), limit.get_expiry()

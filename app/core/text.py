@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
@@ -94,3 +95,11 @@ def sentiment(text: str) -> Sentiment:
     if score <= NEGATIVE_FROM:
         return Sentiment(score, "negative")
     return Sentiment(score, "neutral")
+
+
+def for_matching(text: str) -> str:
+    """The form phrase rules match on: NFKC (full-width and styled letters fold to plain
+    ones), case folded, format characters (zero-width, bidi controls) removed. The text
+    itself is stored as written."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")

@@ -94,3 +94,10 @@ async def category_in_community(
     if category is None:
         raise missing_reference("category_id", "No such category in this community.")
     return category
+
+
+async def category_ids(session: AsyncSession, community_id: uuid.UUID) -> set[uuid.UUID]:
+    """The ids of a community's categories (e.g. to check where a forum channel posts)."""
+    return set(
+        await session.scalars(select(Category.id).where(Category.community_id == community_id))
+    )

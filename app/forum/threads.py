@@ -159,3 +159,16 @@ async def update_thread(
     await session.flush()
     await events.emit(session, actor.org_id, "thread.updated", event_payload(thread))
     return thread
+
+
+async def set_thread_status(
+    session: AsyncSession, actor: Actor, thread_id: uuid.UUID, status: str
+) -> Thread:
+    """Hide a thread from members (`hidden`) or show it again (`visible`). Role: moderator."""
+    actor.require(Role.moderator)
+    thread = await load_thread(session, actor, thread_id, lock=True)
+    thread.status = status
+    thread.updated_at = utcnow()
+    await session.flush()
+    await events.emit(session, actor.org_id, "thread.updated", event_payload(thread))
+    return thread

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -32,7 +31,6 @@ log = structlog.get_logger("hearth.webhooks")
 DELIVER_JOB = "deliver_webhook"
 # Retries further away than this are left to the sweep rather than parked in the queue.
 MAX_QUEUED_DELAY = 300.0
-MAX_RETRY_AFTER = 24 * 3600.0
 SWEEP_BATCH = 500
 DISPATCH_BATCH = 200
 DISPATCH_GATHER_SECONDS = 0.05
@@ -261,18 +259,8 @@ def _log_failure(
 
 
 def retry_delay(settings: Settings, attempts_made: int, retry_after: float | None) -> float | None:
-    """Seconds until the next attempt, or None when the schedule is used up.
-
-    The schedule's delay with ±10 % jitter (so a receiver coming back is not hit by every
-    retry at once); a longer `Retry-After` from the receiver wins, capped at a day.
-    """
-    schedule_ = settings.webhook_retry_schedule
-    if attempts_made > len(schedule_):
-        return None
-    delay = schedule_[attempts_made - 1] * random.uniform(0.9, 1.1)
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
-    return delay
+    """Seconds until the next attempt on the webhook schedule, or None when it is used up."""
+    return outbound.retry_delay(settings.webhook_retry_schedule, attempts_made, retry_after)
 
 
 def _disable(endpoint: WebhookEndpoint, now: datetime, reason: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import httpx
 import pytest
@@ -25,6 +26,10 @@ async def community(client: httpx.AsyncClient, org: Org) -> dict:
 async def add_channel(
     client: httpx.AsyncClient, org: Org, community: dict, **payload
 ) -> httpx.Response:
+    if payload.get("kind") == "forum":
+        # A forum channel names the category it posts in; channels do not check that it
+        # exists (content preflight does), so any id serves here.
+        payload.setdefault("config", {"category_id": str(uuid.uuid4())})
     return await client.post(
         f"/v1/communities/{community['id']}/channels", json=payload, headers=org.auth("manager")
     )
@@ -64,6 +69,10 @@ async def test_each_kind_is_created_with_its_config(
     forum = await add_channel(client, org, community, name="forum", kind="forum")
     feed = await add_channel(client, org, community, name="news", kind="launcher_feed", config={})
     assert forum.status_code == feed.status_code == 201
+    assert forum.json()["config"] == {"category_id": forum.json()["config"]["category_id"]}
+    no_category = await add_channel(client, org, community, name="f2", kind="forum", config={})
+    assert no_category.status_code == 422
+    assert no_category.json()["errors"][0]["loc"] == ["body", "config", "category_id"]
     listed = await client.get(
         f"/v1/communities/{community['id']}/channels", headers=org.auth("viewer")
     )
@@ -168,7 +177,7 @@ async def test_roles_and_tenancy(
     for role in ("moderator", "analyst", "viewer"):
         create = await client.post(
             f"/v1/communities/{cid}/channels",
-            json={"name": "n", "kind": "forum"},
+            json={"name": "n", "kind": "launcher_feed"},
             headers=org.auth(role),
         )
         assert create.status_code == 403
@@ -184,7 +193,7 @@ async def test_roles_and_tenancy(
         ("DELETE", path, None),
         ("POST", f"{path}/test", None),
         ("GET", f"/v1/communities/{cid}/channels", None),
-        ("POST", f"/v1/communities/{cid}/channels", {"name": "n", "kind": "forum"}),
+        ("POST", f"/v1/communities/{cid}/channels", {"name": "n", "kind": "launcher_feed"}),
     ]:
         assert (
             await client.request(method, url, json=payload, headers=other_org.auth())
@@ -391,3 +400,43 @@ async def test_platform_profiles(client: httpx.AsyncClient, org: Org) -> None:
     assert profiles["discord"]["sources"][0].startswith("https://discord.com/developers/docs")
     assert profiles["slack"]["recommended_length"] == 4000
     assert profiles["forum"]["delivery"] == "internal"
+
+
+@pytest.mark.both_backends
+async def test_a_feed_slug_names_one_feed_on_the_whole_server(
+    client: httpx.AsyncClient, org: Org, other_org: Org, community: dict
+) -> None:
+    feed = await add_channel(
+        client, org, community, name="news", kind="launcher_feed", config={"public_slug": "news"}
+    )
+    assert feed.status_code == 201, feed.text
+    rival = await client.post(
+        "/v1/communities", json={"slug": "rival", "name": "Rival"}, headers=other_org.auth()
+    )
+    taken = await client.post(
+        f"/v1/communities/{rival.json()['id']}/channels",
+        json={"name": "news", "kind": "launcher_feed", "config": {"public_slug": "news"}},
+        headers=other_org.auth(),
+    )
+    assert taken.status_code == 409
+    assert taken.json()["errors"][0]["loc"] == ["body", "config", "public_slug"]
+    bad = await client.post(
+        f"/v1/communities/{rival.json()['id']}/channels",
+        json={"name": "news", "kind": "launcher_feed", "config": {"public_slug": "No Spaces"}},
+        headers=other_org.auth(),
+    )
+    assert bad.status_code == 422
+    renamed = await client.patch(
+        f"/v1/channels/{feed.json()['id']}",
+        json={"config": {"public_slug": "starfall-news"}},
+        headers=org.auth("manager"),
+    )
+    assert renamed.status_code == 200 and renamed.json()["config"] == {
+        "public_slug": "starfall-news"
+    }
+    freed = await client.post(
+        f"/v1/communities/{rival.json()['id']}/channels",
+        json={"name": "news", "kind": "launcher_feed", "config": {"public_slug": "news"}},
+        headers=other_org.auth(),
+    )
+    assert freed.status_code == 201

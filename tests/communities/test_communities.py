@@ -214,7 +214,7 @@ async def test_only_owners_delete_and_channels_go_with_it(
     community = await create(client, org)
     channel = await client.post(
         f"/v1/communities/{community['id']}/channels",
-        json={"name": "forum", "kind": "forum"},
+        json={"name": "forum", "kind": "launcher_feed"},
         headers=org.auth("manager"),
     )
     assert channel.status_code == 201

@@ -196,7 +196,7 @@ async def test_only_subscribed_events_of_the_own_org_are_sent(
     community = await create_community(client, org)
     channel = await client.post(
         f"/v1/communities/{community['id']}/channels",
-        json={"name": "forum", "kind": "forum"},
+        json={"name": "forum", "kind": "launcher_feed"},
         headers=org.auth("manager"),
     )
     assert channel.status_code == 201
@@ -240,7 +240,9 @@ async def test_every_community_and_channel_change_is_an_event(
     cid, auth = community["id"], org.auth("manager")
     await client.patch(f"/v1/communities/{cid}", json={"name": "Renamed"}, headers=auth)
     channel = await client.post(
-        f"/v1/communities/{cid}/channels", json={"name": "forum", "kind": "forum"}, headers=auth
+        f"/v1/communities/{cid}/channels",
+        json={"name": "forum", "kind": "launcher_feed"},
+        headers=auth,
     )
     channel_path = f"/v1/channels/{channel.json()['id']}"
     await client.patch(channel_path, json={"name": "general"}, headers=auth)

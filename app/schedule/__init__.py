@@ -1,0 +1,1 @@
+"""Schedule and delivery: content written once, reviewed, published to every channel."""

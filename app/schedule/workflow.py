@@ -1,0 +1,313 @@
+"""The review and publishing workflow: every transition, who may make it, and its event.
+
+draft → in_review → approved → scheduled → publishing → published | partially_published |
+failed; cancelled; retracted. Without `require_approval` on the community a manager may
+schedule or publish a draft directly (that act is the approval); with it, only approved
+content goes out, and the author's own key cannot approve it (four eyes).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.communities import service as communities
+from app.communities.models import Channel, Community
+from app.communities.platforms import ChannelKind
+from app.core import events, jobs
+from app.core.auth import Actor, Role
+from app.core.db import utcnow
+from app.core.errors import Forbidden, RuleViolation, ValidationFailed
+from app.forum import categories
+from app.schedule import checks, content, planning
+from app.schedule.content import conflict_with_status, event_payload, to_out
+from app.schedule.models import ContentItem, Delivery
+from app.schedule.render import ChannelRef, render
+from app.schedule.schemas import Check, ContentCreate, ContentUpdate, PreviewOut
+
+# Under `require_approval`, editing these sends the item back to draft for another review.
+REVIEWED = ("in_review", "approved", "scheduled")
+RETRACTABLE = ("publishing", "published", "partially_published", "failed")
+
+
+async def _community(session: AsyncSession, item: ContentItem) -> Community:
+    return await session.get_one(Community, item.community_id)
+
+
+async def _emit(session: AsyncSession, item: ContentItem, kind: str, **extra: object) -> None:
+    await events.emit(session, item.org_id, kind, {**event_payload(item), **extra})
+
+
+def _touch(item: ContentItem) -> None:
+    item.updated_at = utcnow()
+
+
+# --- preflight ---------------------------------------------------------------------------
+
+
+async def _context(session: AsyncSession, item: ContentItem) -> checks.Context:
+    community = await _community(session, item)
+    ids = [uuid.UUID(cid) for cid in item.channel_ids]
+    found = {
+        channel.id: channel
+        for channel in await session.scalars(select(Channel).where(Channel.id.in_(ids)))
+    }
+    refs = [
+        ChannelRef(c.id, ChannelKind(c.kind), c.name, c.config, c.enabled)
+        for c in (found[cid] for cid in ids if cid in found)
+    ]
+    out = to_out(item)
+    return checks.Context(
+        tone=community.tone,
+        locales=community.locales,
+        channels=refs,
+        rendered={ref.id: render(item, out, ref) for ref in refs},
+        categories={str(cid) for cid in await categories.category_ids(session, community.id)},
+    )
+
+
+async def check(session: AsyncSession, actor: Actor, content_id: uuid.UUID) -> list[Check]:
+    """Preflight checks, as `schedule` and `publish` run them. Role: moderator."""
+    actor.require(Role.moderator)
+    item = await content.load(session, actor, content_id)
+    return checks.run(item, await _context(session, item))
+
+
+async def preview(session: AsyncSession, actor: Actor, content_id: uuid.UUID) -> list[PreviewOut]:
+    """What each channel would receive, with the checks about it. Role: viewer."""
+    item = await content.load(session, actor, content_id)
+    context = await _context(session, item)
+    found = checks.run(item, context)
+    return [
+        PreviewOut(
+            channel_id=channel.id,
+            kind=channel.kind,
+            title=rendered.title,
+            text=rendered.text,
+            length=len(rendered.text),
+            max_length=rendered.max_length,
+            payload=rendered.payload,
+            checks=[c for c in found if c.channel_id in (None, channel.id)],
+        )
+        for channel in context.channels
+        if (rendered := context.rendered[channel.id])
+    ]
+
+
+async def _require_checks_pass(session: AsyncSession, item: ContentItem) -> None:
+    found = checks.run(item, await _context(session, item))
+    if checks.has_errors(found):
+        errors = [c for c in found if c.level == "error"]
+        raise RuleViolation(
+            f"Preflight checks failed: {errors[0].message}"
+            + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""),
+            extra={"checks": [c.model_dump(mode="json") for c in found]},
+        )
+
+
+# --- review ------------------------------------------------------------------------------
+
+
+async def submit(session: AsyncSession, actor: Actor, content_id: uuid.UUID) -> ContentItem:
+    actor.require(Role.moderator)
+    item = await content.load(session, actor, content_id, lock=True)
+    if item.status != "draft":
+        raise conflict_with_status(item, "submitted for review")
+    item.status = "in_review"
+    _touch(item)
+    await _emit(session, item, "content.submitted")
+    return item
+
+
+def _approve(actor: Actor, item: ContentItem, community: Community) -> None:
+    if community.require_approval and item.created_by == actor.key_id:
+        raise Forbidden(
+            "This community requires approval by someone else: the key that wrote this"
+            " content cannot approve it."
+        )
+    item.approved_by = actor.key_id
+    item.status = "approved"
+
+
+async def approve(session: AsyncSession, actor: Actor, content_id: uuid.UUID) -> ContentItem:
+    actor.require(Role.manager)
+    item = await content.load(session, actor, content_id, lock=True)
+    community = await _community(session, item)
+    allowed = ("in_review",) if community.require_approval else ("draft", "in_review")
+    if item.status not in allowed:
+        raise conflict_with_status(item, "approved")
+    _approve(actor, item, community)
+    item.review_note = None
+    _touch(item)
+    await _emit(session, item, "content.approved")
+    return item
+
+
+async def reject(
+    session: AsyncSession, actor: Actor, content_id: uuid.UUID, note: str
+) -> ContentItem:
+    actor.require(Role.manager)
+    item = await content.load(session, actor, content_id, lock=True)
+    if item.status not in ("in_review", "approved"):
+        raise conflict_with_status(item, "rejected")
+    item.status, item.approved_by, item.review_note = "draft", None, note
+    _touch(item)
+    await _emit(session, item, "content.rejected", note=note)
+    return item
+
+
+# --- going out ---------------------------------------------------------------------------
+
+
+async def _ready_to_go(
+    session: AsyncSession, actor: Actor, item: ContentItem, doing: str, also: tuple[str, ...]
+) -> None:
+    """Approved content (or, without `require_approval`, a draft or one in review, which
+    this act approves) whose checks pass."""
+    community = await _community(session, item)
+    if item.status in ("draft", "in_review") and not community.require_approval:
+        _approve(actor, item, community)
+    elif item.status in ("draft", "in_review"):
+        raise conflict_with_status(item, f"{doing} before it is approved")
+    elif item.status not in ("approved", *also):
+        raise conflict_with_status(item, doing)
+    await _require_checks_pass(session, item)
+
+
+async def schedule(
+    session: AsyncSession, actor: Actor, content_id: uuid.UUID, publish_at: datetime
+) -> ContentItem:
+    """Commit to a time: one delivery row per channel, due then. Role: manager."""
+    actor.require(Role.manager)
+    if publish_at <= utcnow():
+        raise ValidationFailed(
+            "publish_at must be in the future; use publish to send now.",
+            errors=[{"loc": ["body", "publish_at"], "message": "in the past", "type": "future"}],
+        )
+    item = await content.load(session, actor, content_id, lock=True)
+    await _ready_to_go(session, actor, item, "scheduled", also=("scheduled",))
+    item.status, item.publish_at = "scheduled", publish_at
+    _touch(item)
+    await planning.plan_send(session, item, publish_at)
+    await _emit(session, item, "content.scheduled")
+    return item
+
+
+async def publish(session: AsyncSession, actor: Actor, content_id: uuid.UUID) -> ContentItem:
+    """Send now; deliveries proceed in the background. Role: manager."""
+    actor.require(Role.manager)
+    item = await content.load(session, actor, content_id, lock=True)
+    await _ready_to_go(session, actor, item, "published", also=("scheduled",))
+    now = utcnow()
+    item.status, item.publish_at = "publishing", now
+    _touch(item)
+    await planning.plan_send(session, item, now)
+    return item
+
+
+async def cancel(session: AsyncSession, actor: Actor, content_id: uuid.UUID) -> ContentItem:
+    """Unschedule (back to `approved`), or shelve what was not scheduled (`cancelled`)."""
+    actor.require(Role.manager)
+    item = await content.load(session, actor, content_id, lock=True)
+    if item.status == "scheduled":
+        await planning.unschedule(session, item)
+        item.status = "approved"
+    elif item.status in ("draft", "in_review", "approved"):
+        item.status = "cancelled"
+    else:
+        raise conflict_with_status(item, "cancelled")
+    _touch(item)
+    return item
+
+
+async def retract(
+    session: AsyncSession, actor: Actor, content_id: uuid.UUID, reason: str
+) -> ContentItem:
+    """Take it down everywhere it went. Role: manager."""
+    actor.require(Role.manager)
+    item = await content.load(session, actor, content_id, lock=True)
+    if item.status not in RETRACTABLE:
+        raise conflict_with_status(item, "retracted")
+    item.status, item.retracted_at, item.retract_reason = "retracted", utcnow(), reason
+    _touch(item)
+    await planning.follow_up(session, item, "retract")
+    await _emit(session, item, "content.retracted", reason=reason)
+    return item
+
+
+async def edit(
+    session: AsyncSession, actor: Actor, content_id: uuid.UUID, data: ContentUpdate
+) -> ContentItem:
+    """PATCH: apply the edit, then what it means for review, schedule and what was sent."""
+    item, redeliver = await content.update_content(session, actor, content_id, data)
+    community = await _community(session, item)
+    if community.require_approval and item.status in REVIEWED:
+        # What was approved is what goes out: an edit needs a new review.
+        if item.status == "scheduled":
+            await planning.unschedule(session, item)
+        item.status, item.approved_by = "draft", None
+    elif item.status == "scheduled":
+        await _require_checks_pass(session, item)
+        assert item.publish_at is not None
+        await planning.plan_send(session, item, item.publish_at)
+    if redeliver:
+        await planning.follow_up(session, item, "update")
+    await _emit(session, item, "content.updated", redeliver=redeliver)
+    return item
+
+
+async def create(
+    session: AsyncSession, actor: Actor, community_id: uuid.UUID, data: ContentCreate
+) -> ContentItem:
+    item = await content.create_content(session, actor, community_id, data)
+    await _emit(session, item, "content.created")
+    return item
+
+
+# --- crisis pause ------------------------------------------------------------------------
+
+
+async def pause(
+    session: AsyncSession, actor: Actor, community_id: uuid.UUID, reason: str
+) -> Community:
+    return await communities.pause(session, actor, community_id, reason)
+
+
+async def resume(
+    session: AsyncSession, actor: Actor, community_id: uuid.UUID, *, publish_overdue: bool
+) -> Community:
+    """Deliveries resume. Scheduled items whose time passed during the pause go back to
+    `approved` (a crisis statement goes first), unless `publish_overdue`."""
+    community = await communities.resume(session, actor, community_id)
+    now = utcnow()
+    if not publish_overdue:
+        overdue = list(
+            await session.scalars(
+                select(ContentItem)
+                .where(
+                    ContentItem.community_id == community.id,
+                    ContentItem.status == "scheduled",
+                    ContentItem.publish_at <= now,
+                )
+                .with_for_update()
+            )
+        )
+        for item in overdue:
+            await planning.unschedule(session, item)
+            item.status, item.updated_at = "approved", now
+    # Everything else that fell due during the pause goes now (the sweep would find it too).
+    due = await session.execute(
+        select(Delivery.id, Delivery.next_attempt_at).where(
+            Delivery.community_id == community.id,
+            Delivery.action.is_not(None),
+            Delivery.next_attempt_at <= now,
+        )
+    )
+    for delivery_id, at in due:
+        jobs.defer(
+            session, planning.DELIVER_JOB, str(delivery_id), job_id=planning.job_id(delivery_id, at)
+        )
+    return community
