@@ -8,13 +8,23 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import ADMIN_TOKEN
+from app.settings import Settings
+from tests.conftest import (
+    ADMIN_TOKEN,
+    REDIS_URL,
+    clear_redis,
+    http_client,
+    make_settings,
+    redis_or_skip,
+    running_app,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LEASE_SECONDS = 3
@@ -74,3 +84,23 @@ async def wait_healthy(base_url: str, process: subprocess.Popen, log: Path) -> N
                 pass
             await asyncio.sleep(0.1)
     raise AssertionError(f"hearth did not start:\n{log.read_text()}")
+
+
+@asynccontextmanager
+async def arq_api(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
+    """An API that enqueues to Redis (no worker inside it), and the env for worker processes."""
+    await redis_or_skip()
+    queue = f"hearth-test:{uuid.uuid4().hex[:8]}"
+    api_settings = make_settings(
+        settings.database_url,
+        redis_url=REDIS_URL,
+        queue_name=queue,
+        lease_seconds=LEASE_SECONDS,
+        webhook_timeout_seconds=2,
+    )
+    env = hearth_env(settings.database_url, HEARTH_REDIS_URL=REDIS_URL, HEARTH_QUEUE_NAME=queue)
+    try:
+        async with running_app(api_settings) as app, http_client(app) as client:
+            yield client, env
+    finally:
+        await clear_redis()

@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,16 +18,11 @@ from standardwebhooks import Webhook
 
 from app.settings import Settings
 from tests.conftest import (
-    REDIS_URL,
     Org,
     clear_redis,
-    http_client,
     make_org,
-    make_settings,
-    redis_or_skip,
-    running_app,
 )
-from tests.processes import LEASE_SECONDS, free_port, hearth_env, hearth_process, wait_healthy
+from tests.processes import arq_api, free_port, hearth_env, hearth_process, wait_healthy
 from tests.receiver import Receiver, Reply
 
 pytestmark = [pytest.mark.both_backends, pytest.mark.long]
@@ -79,26 +72,6 @@ def assert_same_message(endpoint: dict, first, second) -> None:
     assert verifier.verify(first.body, first.headers) == verifier.verify(
         second.body, second.headers
     )
-
-
-@asynccontextmanager
-async def arq_api(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
-    """An API that enqueues to Redis (no worker inside it), and the env for worker processes."""
-    await redis_or_skip()
-    queue = f"hearth-test:{uuid.uuid4().hex[:8]}"
-    api_settings = make_settings(
-        settings.database_url,
-        redis_url=REDIS_URL,
-        queue_name=queue,
-        lease_seconds=LEASE_SECONDS,
-        webhook_timeout_seconds=2,
-    )
-    env = hearth_env(settings.database_url, HEARTH_REDIS_URL=REDIS_URL, HEARTH_QUEUE_NAME=queue)
-    try:
-        async with running_app(api_settings) as app, http_client(app) as client:
-            yield client, env
-    finally:
-        await clear_redis()
 
 
 async def test_worker_killed_mid_send_then_restarted_delivers(
