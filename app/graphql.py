@@ -4,19 +4,28 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import AwareDatetime
 from strawberry.tools import merge_types
 
 from app.communities import graphql as communities_graphql
 from app.core.graphql import DATETIME, Schema, extensions
 from app.forum import graphql as forum_graphql
 from app.orgs import graphql as orgs_graphql
+from app.schedule import graphql as schedule_graphql
 
-Query = merge_types("Query", (orgs_graphql.Query, communities_graphql.Query, forum_graphql.Query))
-Mutation = merge_types("Mutation", (communities_graphql.Mutation, forum_graphql.Mutation))
+Query = merge_types(
+    "Query",
+    (orgs_graphql.Query, communities_graphql.Query, forum_graphql.Query, schedule_graphql.Query),
+)
+Mutation = merge_types(
+    "Mutation",
+    (communities_graphql.Mutation, forum_graphql.Mutation, schedule_graphql.Mutation),
+)
 
 schema = Schema(
     query=Query,
     mutation=Mutation,
     extensions=extensions(),
-    scalar_overrides={datetime: DATETIME},
+    # pydantic's AwareDatetime (the schemas' instants with an offset) is a datetime too.
+    scalar_overrides={datetime: DATETIME, AwareDatetime: DATETIME},
 )

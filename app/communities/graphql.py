@@ -98,6 +98,13 @@ class CommunityType:
     description: str
     default_locale: str
     locales: list[str]
+    require_approval: bool = strawberry.field(
+        description="Content needs another key's approval before it goes out."
+    )
+    paused_at: datetime | None = strawberry.field(
+        description="Set while deliveries are paused (crisis)."
+    )
+    pause_reason: str | None
     created_at: datetime
     updated_at: datetime
     # Settings: staff only (a member token gets FORBIDDEN on these fields).
@@ -113,6 +120,9 @@ class CommunityType:
             description=out.description,
             default_locale=out.default_locale,
             locales=out.locales,
+            require_approval=out.require_approval,
+            paused_at=out.paused_at,
+            pause_reason=out.pause_reason,
             tone_settings=Tone(**out.tone.model_dump()),
             member_secret_set=out.has_member_secret,
             created_at=out.created_at,
@@ -171,6 +181,7 @@ class CommunityInput:
     default_locale: str | None = strawberry.UNSET
     locales: list[str] | None = strawberry.UNSET
     tone: ToneInput | None = strawberry.UNSET
+    require_approval: bool | None = strawberry.UNSET
 
 
 @strawberry.input
@@ -181,6 +192,7 @@ class CommunityPatch:
     default_locale: str | None = strawberry.UNSET
     locales: list[str] | None = strawberry.UNSET
     tone: ToneInput | None = strawberry.UNSET
+    require_approval: bool | None = strawberry.UNSET
 
 
 @strawberry.input

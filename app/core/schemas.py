@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, get_args
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 
 def has_nul(value: Any) -> bool:
@@ -156,3 +164,6 @@ class ResponseModel(BaseModel):
 
 
 Name = Text(100)
+
+# An instant sent with its UTC offset (`…+01:00` or `…Z`), kept and returned in UTC (`Z`).
+Instant = Annotated[AwareDatetime, AfterValidator(lambda moment: moment.astimezone(UTC))]

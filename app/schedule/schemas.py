@@ -7,11 +7,10 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -25,6 +24,7 @@ from app.communities.platforms import ChannelKind
 from app.communities.schemas import Locale
 from app.core.schemas import (
     NO_NUL_PATTERN,
+    Instant,
     PatchModel,
     RequestModel,
     ResponseModel,
@@ -108,8 +108,8 @@ class FeedOptions(RequestModel):
     image_asset_id: uuid.UUID | None = None
     pinned: bool = False
     priority: int = Field(0, ge=0, le=100, description="Higher comes first (after pinned).")
-    starts_at: AwareDatetime | None = None
-    expires_at: AwareDatetime | None = None
+    starts_at: Instant | None = None
+    expires_at: Instant | None = None
     platforms: list[Platform] = Field(default_factory=list, max_length=20)
     regions: list[Region] = Field(default_factory=list, max_length=250)
     min_version: SemVer | None = Field(None, description="Shown from this version on.")
@@ -180,7 +180,7 @@ class Recurrence(RequestModel):
         examples=["FREQ=WEEKLY;BYDAY=FR;BYHOUR=18;BYMINUTE=0"],
     )
     timezone: TimeZone
-    until: AwareDatetime | None = None
+    until: Instant | None = None
 
 
 FieldValue = Annotated[str, StringConstraints(max_length=4000)] | int | float | bool | None
@@ -199,8 +199,8 @@ class ContentFields(RequestModel):
     what_changed: Text(4000) | None = None
     why: Text(4000) | None = None
     player_impact: Text(4000) | None = None
-    new_date: AwareDatetime | None = Field(None, description="When it happens now.")
-    next_update_at: AwareDatetime | None = Field(None, description="When players hear more.")
+    new_date: Instant | None = Field(None, description="When it happens now.")
+    next_update_at: Instant | None = Field(None, description="When players hear more.")
     delay: bool | None = Field(None, description="This content announces a delay.")
 
     @model_validator(mode="after")
@@ -248,7 +248,7 @@ class ContentCreate(_ContentFields):
     feed: FeedOptions = Field(default_factory=FeedOptions)
     fields: ContentFields = Field(default_factory=ContentFields)
     recurrence: Recurrence | None = None
-    publish_at: AwareDatetime | None = Field(
+    publish_at: Instant | None = Field(
         None, description="The planned time; `schedule` is what commits to it."
     )
 
@@ -274,7 +274,7 @@ class ContentUpdate(_ContentFields, PatchModel):
     feed: FeedOptions | None = None
     fields: ContentFields | None = None
     recurrence: Recurrence | None = None
-    publish_at: AwareDatetime | None = None
+    publish_at: Instant | None = None
 
 
 class ContentOut(ResponseModel):
@@ -308,7 +308,7 @@ class ContentOut(ResponseModel):
 
 
 class ScheduleIn(RequestModel):
-    publish_at: AwareDatetime = Field(description="A future instant, with its UTC offset.")
+    publish_at: Instant = Field(description="A future instant, with its UTC offset.")
 
 
 class RejectIn(RequestModel):
@@ -319,8 +319,13 @@ class RetractIn(RequestModel):
     reason: Note
 
 
+class CheckLevel(StrEnum):
+    error = "error"  # blocks schedule and publish
+    warning = "warning"
+
+
 class Check(BaseModel):
-    level: Literal["error", "warning"]
+    level: CheckLevel
     code: str
     message: str
     channel_id: uuid.UUID | None = None
