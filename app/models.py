@@ -13,16 +13,18 @@ from app.forum.models import (
     Thread,
 )
 from app.orgs.models import ApiKey, Organisation
-from app.schedule.models import ContentChannel, ContentItem, Delivery
+from app.schedule.models import Asset, ContentAsset, ContentChannel, ContentItem, Delivery
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 metadata = Base.metadata
 
 __all__ = [
     "ApiKey",
+    "Asset",
     "Category",
     "Channel",
     "Community",
+    "ContentAsset",
     "ContentChannel",
     "ContentItem",
     "Delivery",

@@ -43,6 +43,12 @@ VALID_BODIES = {
     ("POST", "/v1/content/{content_id}/schedule"): {"publish_at": "2099-01-01T00:00:00Z"},
     ("POST", "/v1/communities/{community_id}/pause"): {"reason": "x"},
 }
+# Required query parameters, so the 404 is about the id.
+RANGE = {"from": "2030-01-01T00:00:00Z", "to": "2030-02-01T00:00:00Z"}
+VALID_QUERIES = {
+    ("GET", "/v1/communities/{community_id}/calendar"): RANGE,
+    ("GET", "/v1/communities/{community_id}/calendar.ics"): RANGE,
+}
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/graphql"}
 
 
@@ -101,7 +107,11 @@ async def test_unknown_ids_are_404(client: httpx.AsyncClient, org: Org) -> None:
             continue
         body = VALID_BODIES.get((method, path))
         response = await client.request(
-            method, concrete(path, str(uuid.uuid4())), json=body, headers=org.auth()
+            method,
+            concrete(path, str(uuid.uuid4())),
+            json=body,
+            params=VALID_QUERIES.get((method, path)),
+            headers=org.auth(),
         )
         if response.status_code != 404:
             wrong.append((method, path, response.status_code, response.text[:200]))

@@ -21,6 +21,7 @@ from pydantic import AwareDatetime, BaseModel
 from app.communities.schemas import ChannelOut, CommunityOut
 from app.graphql import schema
 from app.schedule.schemas import (
+    CalendarEntry,
     Check,
     CheckResult,
     ContentOut,
@@ -33,6 +34,7 @@ from app.schedule.schemas import (
 # REST schema → GraphQL type, and the fields GraphQL shapes differently on purpose.
 PAIRS: dict[type[BaseModel], tuple[str, dict[str, str]]] = {
     ContentOut: ("Content", {}),
+    CalendarEntry: ("CalendarEntry", {}),
     DeliveryOut: ("Delivery", {}),
     FeedOptions: ("FeedOptions", {}),
     Recurrence: ("Recurrence", {}),

@@ -16,7 +16,7 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, missing_reference
 from app.core.pagination import Keyset, PageParams, Window, paginate
 from app.core.text import render_markdown
-from app.schedule.models import ContentChannel, ContentItem
+from app.schedule.models import Asset, ContentAsset, ContentChannel, ContentItem
 from app.schedule.schemas import ContentCreate, ContentOut, ContentStatus, ContentUpdate
 
 CONTENT_ORDER = Keyset([(ContentItem.created_at, "desc"), (ContentItem.id, "desc")])
@@ -69,19 +69,46 @@ async def _channels_of(
     return [found[cid] for cid in channel_ids]
 
 
-def _check_references(data: ContentCreate | ContentUpdate, channel_ids: list[uuid.UUID]) -> None:
+async def _check_references(
+    session: AsyncSession,
+    community_id: uuid.UUID,
+    data: ContentCreate | ContentUpdate,
+    channel_ids: list[uuid.UUID],
+) -> None:
     variants = data.variants or {}
     stray = [cid for cid in variants if cid not in channel_ids]
     if stray:
         raise missing_reference(
             "variants", f"The variant for {stray[0]} names a channel not in channel_ids."
         )
-    assets = list(data.asset_ids or [])
+    wanted = list(data.asset_ids or [])
     if data.feed is not None and data.feed.image_asset_id is not None:
-        assets.append(data.feed.image_asset_id)
-    if assets:
-        # Assets arrive with their upload endpoint; until then no id names one.
-        raise missing_reference("asset_ids", f"No asset {assets[0]} in this community.")
+        wanted.append(data.feed.image_asset_id)
+    if not wanted:
+        return
+    found = set(
+        await session.scalars(
+            select(Asset.id).where(Asset.id.in_(wanted), Asset.community_id == community_id)
+        )
+    )
+    missing = [aid for aid in wanted if aid not in found]
+    if missing:
+        field = "asset_ids" if missing[0] in (data.asset_ids or []) else "feed"
+        raise missing_reference(field, f"No asset {missing[0]} in this community.")
+
+
+def asset_ids_of(item: ContentItem) -> list[uuid.UUID]:
+    """Every asset the item uses: its attachments and its feed image."""
+    ids = [uuid.UUID(a) for a in item.asset_ids]
+    image = item.feed.get("image_asset_id")
+    if image:
+        ids.append(uuid.UUID(image))
+    return list(dict.fromkeys(ids))
+
+
+async def set_assets(session: AsyncSession, item: ContentItem) -> None:
+    await session.execute(delete(ContentAsset).where(ContentAsset.content_id == item.id))
+    session.add_all(ContentAsset(content_id=item.id, asset_id=a) for a in asset_ids_of(item))
 
 
 def _stored(field: str, value: Any) -> Any:
@@ -100,7 +127,7 @@ def _stored(field: str, value: Any) -> Any:
     return value
 
 
-async def _set_channels(
+async def set_channels(
     session: AsyncSession, item: ContentItem, channel_ids: list[uuid.UUID]
 ) -> None:
     await session.execute(delete(ContentChannel).where(ContentChannel.content_id == item.id))
@@ -113,7 +140,7 @@ async def create_content(
     actor.require(Role.moderator)
     community = await communities.get_community(session, actor, community_id)
     await _channels_of(session, community.id, data.channel_ids)
-    _check_references(data, data.channel_ids)
+    await _check_references(session, community.id, data, data.channel_ids)
     now = utcnow()
     item = ContentItem(
         id=uuid.uuid4(),
@@ -144,9 +171,11 @@ async def create_content(
             )
         },
     )
+    item.recurring = item.recurrence is not None
     session.add(item)
     await session.flush()
-    await _set_channels(session, item, data.channel_ids)
+    await set_channels(session, item, data.channel_ids)
+    await set_assets(session, item)
     await session.flush()
     return item
 
@@ -229,8 +258,8 @@ async def update_content(
                 extra={"current_status": item.status},
             )
         await _channels_of(session, item.community_id, channel_ids)
-        await _set_channels(session, item, channel_ids)
-    _check_references(data, channel_ids)
+        await set_channels(session, item, channel_ids)
+    await _check_references(session, item.community_id, data, channel_ids)
     if data.variants is None and data.channel_ids is not None:
         # Variants of channels no longer listed go with them.
         item.variants = {k: v for k, v in item.variants.items() if uuid.UUID(k) in channel_ids}
@@ -239,6 +268,10 @@ async def update_content(
         setattr(item, field, value.value if field == "kind" else _stored(field, value))
     if "body" in changes:
         item.body_html = render_markdown(item.body)
+    if "recurrence" in changes:
+        item.recurring = item.recurrence is not None
+    if "asset_ids" in changes or "feed" in changes:
+        await set_assets(session, item)
     item.version += 1
     item.updated_at = utcnow()
     await session.flush()
@@ -251,6 +284,14 @@ async def delete_content(session: AsyncSession, actor: Actor, content_id: uuid.U
     if item.status not in UNPUBLISHED:
         raise conflict_with_status(item, "deleted; retract it instead")
     payload = {"id": str(item.id), "community_id": str(item.community_id), "title": item.title}
+    # A series' copies not yet sent go with it; published ones stay, unlinked.
+    pending = await session.scalars(
+        select(ContentItem).where(
+            ContentItem.series_id == item.id, ContentItem.status == "scheduled"
+        )
+    )
+    for copy in pending:
+        await session.delete(copy)
     await session.delete(item)
     await session.flush()
     await events.emit(session, actor.org_id, "content.deleted", payload)

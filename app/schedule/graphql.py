@@ -17,8 +17,9 @@ from app.communities import service as communities
 from app.communities.graphql import CommunityType
 from app.core.graphql import Context, page, parse
 from app.core.pagination import MAX_LIMIT
-from app.schedule import content, planning, workflow
+from app.schedule import calendar, content, planning, workflow
 from app.schedule.graphql_types import (
+    CalendarEntryType,
     CheckResultType,
     CheckType,
     ContentPage,
@@ -29,6 +30,7 @@ from app.schedule.graphql_types import (
     plain,
 )
 from app.schedule.schemas import (
+    CalendarEntry,
     CheckResult,
     ContentCreate,
     ContentKind,
@@ -145,6 +147,25 @@ class Query:
             )
         items = [content_of(content.to_out(item)) for item in window.items]
         return ContentPage(items=items, next_cursor=window.next_cursor)
+
+    @strawberry.field(
+        description="Scheduled and published items and recurring occurrences in [from, to),"
+        " the first 1,000. Role: viewer."
+    )
+    async def calendar(
+        self,
+        info: Ctx,
+        community_id: uuid.UUID,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+    ) -> list[CalendarEntryType]:
+        actor = await info.context.actor()
+        async with info.context.runtime.read_session() as session:
+            found, _ = await calendar.entries(session, actor, community_id, from_, to)
+        return [
+            CalendarEntryType.from_pydantic(CalendarEntry.model_validate(e, from_attributes=True))
+            for e in found
+        ]
 
     @strawberry.field(description="What each channel would receive, with its checks.")
     async def content_preview(self, info: Ctx, id: uuid.UUID) -> list[PreviewType]:

@@ -24,6 +24,7 @@ from app.core.graphql import Context
 from app.core.runtime import Runtime
 from app.schedule.models import Delivery
 from app.schedule.schemas import (
+    CalendarEntry,
     Check,
     CheckResult,
     ContentOut,
@@ -46,6 +47,11 @@ class RecurrenceType:
 
 @derived.type(model=DeliveryOut, all_fields=True, name="Delivery")
 class DeliveryType:
+    pass
+
+
+@derived.type(model=CalendarEntry, all_fields=True, name="CalendarEntry")
+class CalendarEntryType:
     pass
 
 

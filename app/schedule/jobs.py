@@ -7,7 +7,7 @@ from typing import Any
 
 from app.core.jobs import Periodic
 from app.core.runtime import Runtime
-from app.schedule import engine
+from app.schedule import engine, recurrence
 from app.settings import Settings
 
 
@@ -25,9 +25,18 @@ async def sweep_deliveries(ctx: dict[str, Any]) -> dict[str, int]:
     return {"queued": await engine.sweep(_runtime(ctx))}
 
 
+async def materialize_series(ctx: dict[str, Any]) -> dict[str, int]:
+    """Turn the occurrences of recurring content due within a day into scheduled copies."""
+    async with _runtime(ctx).unit_of_work() as session:
+        return {"created": await recurrence.materialize_all(session)}
+
+
 def _sweep_interval(settings: Settings) -> int:
     return settings.sweep_interval_seconds
 
 
 JOBS = [deliver_content]
-PERIODIC = [Periodic(sweep_deliveries, _sweep_interval)]
+PERIODIC = [
+    Periodic(sweep_deliveries, _sweep_interval),
+    Periodic(materialize_series, lambda settings: 60),
+]

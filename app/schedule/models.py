@@ -6,7 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, JSONType, new_id, utcnow
@@ -36,6 +44,10 @@ class ContentItem(Base):
         CheckConstraint(f"status IN {CONTENT_STATUSES}", name="status"),
         Index("ix_content_items_list", "community_id", "created_at", "id"),
         Index("ix_content_items_calendar", "community_id", "publish_at"),
+        # The series job's question: which scheduled items recur?
+        Index("ix_content_items_series", "recurring", "status"),
+        # One copy per occurrence of a series, however often the job runs.
+        UniqueConstraint("series_id", "publish_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -60,6 +72,8 @@ class ContentItem(Base):
     fields: Mapped[dict[str, Any]]
     feed: Mapped[dict[str, Any]]
     recurrence: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # Whether `recurrence` is set: a JSON column's null is not indexable alike everywhere.
+    recurring: Mapped[bool] = mapped_column(default=False)
     # An occurrence of a recurring item is its own content, linked to the series it came from.
     series_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("content_items.id", ondelete="SET NULL"), index=True
@@ -136,3 +150,45 @@ class Delivery(Base):
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ContentAsset(Base):
+    """Which assets an item uses (its `asset_ids` and feed image), as rows: an asset in use
+    by published content is found with one indexed query."""
+
+    __tablename__ = "content_assets"
+
+    content_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("content_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    asset_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Asset(Base):
+    """An uploaded file. The bytes live in the database (every API replica serves them) or,
+    with HEARTH_ASSET_DIR, in a directory shared by the replicas (`stored_path`)."""
+
+    __tablename__ = "assets"
+    __table_args__ = (UniqueConstraint("community_id", "sha256"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    community_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    bytes: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    data: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    stored_path: Mapped[str | None] = mapped_column(String(500))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

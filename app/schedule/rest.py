@@ -12,10 +12,12 @@ from app.communities.schemas import CommunityOut
 from app.core.deps import CurrentActor, Session
 from app.core.errors import document_not_found, problem_responses
 from app.core.pagination import Page, paging
-from app.core.schemas import NO_NUL_PATTERN
-from app.schedule import content, planning, workflow
+from app.core.schemas import NO_NUL_PATTERN, Instant
+from app.schedule import calendar, content, planning, workflow
 from app.schedule.content import to_out
 from app.schedule.schemas import (
+    CalendarEntry,
+    CalendarOut,
     CheckResult,
     ContentCreate,
     ContentKind,
@@ -219,6 +221,51 @@ async def resume(
     overdue = data.publish_overdue if data else False
     community = await workflow.resume(session, actor, community_id, publish_overdue=overdue)
     return communities.to_out(community)
+
+
+CalendarFrom = Annotated[
+    Instant, Query(alias="from", description="ISO 8601 instant with its offset.")
+]
+CalendarTo = Annotated[Instant, Query(alias="to", description="ISO 8601 instant (excluded).")]
+
+
+@router.get(
+    "/communities/{community_id}/calendar",
+    response_model=CalendarOut,
+    response_model_by_alias=True,
+)
+async def get_calendar(
+    community_id: uuid.UUID,
+    session: Session,
+    actor: CurrentActor,
+    start: CalendarFrom,
+    end: CalendarTo,
+) -> CalendarOut:
+    """Scheduled and published items and recurring occurrences in [from, to), in time
+    order, 1,000 at most (`next_from` says where to go on). Role: viewer."""
+    found, next_from = await calendar.entries(session, actor, community_id, start, end)
+    items = [CalendarEntry.model_validate(entry, from_attributes=True) for entry in found]
+    return CalendarOut.model_validate(
+        {"from": start, "to": end, "items": items, "next_from": next_from}
+    )
+
+
+@router.get(
+    "/communities/{community_id}/calendar.ics",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {"schema": {"type": "string"}}}}},
+)
+async def get_calendar_ics(
+    community_id: uuid.UUID,
+    session: Session,
+    actor: CurrentActor,
+    start: CalendarFrom,
+    end: CalendarTo,
+) -> Response:
+    """The same range as iCalendar (RFC 5545); a series is one event with its RRULE.
+    Role: viewer."""
+    body = await calendar.ics(session, actor, community_id, start, end)
+    return Response(body, media_type="text/calendar; charset=utf-8")
 
 
 document_not_found(router)

@@ -374,3 +374,21 @@ class ResumeIn(RequestModel):
         False,
         description="Deliver what fell due during the pause; otherwise it returns to `approved`.",
     )
+
+
+class CalendarEntry(BaseModel):
+    content_id: uuid.UUID = Field(description="The item, or the series an occurrence is of.")
+    title: str
+    kind: ContentKind
+    status: ContentStatus
+    at: datetime
+    recurring: bool = Field(description="An occurrence of a recurring series.")
+
+
+class CalendarOut(BaseModel):
+    from_: datetime = Field(alias="from", serialization_alias="from")
+    to: datetime
+    items: list[CalendarEntry] = Field(description="At most 1,000, in time order.")
+    next_from: datetime | None = Field(
+        description="More entries follow: ask again with this as `from`."
+    )

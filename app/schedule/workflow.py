@@ -20,9 +20,9 @@ from app.communities.platforms import ChannelKind
 from app.core import events, jobs
 from app.core.auth import Actor, Role
 from app.core.db import utcnow
-from app.core.errors import Forbidden, RuleViolation, ValidationFailed
+from app.core.errors import Conflict, Forbidden, RuleViolation, ValidationFailed
 from app.forum import categories
-from app.schedule import checks, content, planning
+from app.schedule import checks, content, planning, recurrence
 from app.schedule.content import conflict_with_status, event_payload, to_out
 from app.schedule.models import ContentItem, Delivery
 from app.schedule.render import ChannelRef, render
@@ -191,7 +191,12 @@ async def schedule(
     await _ready_to_go(session, actor, item, "scheduled", also=("scheduled",))
     item.status, item.publish_at = "scheduled", publish_at
     _touch(item)
-    await planning.plan_send(session, item, publish_at)
+    if item.recurring:
+        # A series is never sent itself: each occurrence is a copy, scheduled as it nears.
+        await recurrence.drop_pending_copies(session, item)
+        await recurrence.materialize(session, item, now=utcnow())
+    else:
+        await planning.plan_send(session, item, publish_at)
     await _emit(session, item, "content.scheduled")
     return item
 
@@ -200,6 +205,12 @@ async def publish(session: AsyncSession, actor: Actor, content_id: uuid.UUID) ->
     """Send now; deliveries proceed in the background. Role: manager."""
     actor.require(Role.manager)
     item = await content.load(session, actor, content_id, lock=True)
+    if item.recurring:
+        raise Conflict(
+            "A recurring item is published occurrence by occurrence: schedule it (its first"
+            " occurrence may be now), or remove its recurrence to publish it once.",
+            extra={"current_status": item.status},
+        )
     await _ready_to_go(session, actor, item, "published", also=("scheduled",))
     now = utcnow()
     item.status, item.publish_at = "publishing", now
@@ -214,6 +225,7 @@ async def cancel(session: AsyncSession, actor: Actor, content_id: uuid.UUID) -> 
     item = await content.load(session, actor, content_id, lock=True)
     if item.status == "scheduled":
         await planning.unschedule(session, item)
+        await recurrence.drop_pending_copies(session, item)
         item.status = "approved"
     elif item.status in ("draft", "in_review", "approved"):
         item.status = "cancelled"
@@ -248,11 +260,18 @@ async def edit(
         # What was approved is what goes out: an edit needs a new review.
         if item.status == "scheduled":
             await planning.unschedule(session, item)
+            await recurrence.drop_pending_copies(session, item)
         item.status, item.approved_by = "draft", None
     elif item.status == "scheduled":
         await _require_checks_pass(session, item)
         assert item.publish_at is not None
-        await planning.plan_send(session, item, item.publish_at)
+        # Copies not yet sent are made again from the edited series.
+        await recurrence.drop_pending_copies(session, item)
+        await planning.unschedule(session, item)
+        if item.recurring:
+            await recurrence.materialize(session, item, now=utcnow())
+        else:
+            await planning.plan_send(session, item, item.publish_at)
     if redeliver:
         await planning.follow_up(session, item, "update")
     await _emit(session, item, "content.updated", redeliver=redeliver)
