@@ -26,7 +26,9 @@ from app.ops import pages
 from app.ops.rest import router as ops_router
 from app.orgs import service as orgs_service
 from app.orgs.rest import router as orgs_router
+from app.schedule import assets
 from app.schedule.rest import router as schedule_router
+from app.schedule.rest_assets import router as assets_router
 from app.settings import Settings, get_settings
 from app.webhooks.rest import router as webhooks_router
 
@@ -93,7 +95,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        upload_bytes=settings.max_upload_bytes,
+        uploads=assets.UPLOAD_PATH,
+    )
     if settings.cors_origins:
         # Browser dashboards on other origins; credentials are bearer tokens, never cookies.
         app.add_middleware(
@@ -112,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         communities_router,
         *forum_routers,
         schedule_router,
+        assets_router,
         webhooks_router,
     )
     for router in routers:

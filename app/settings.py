@@ -9,7 +9,7 @@ import sys
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, StringConstraints, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Standard Webhooks' suggested schedule, in seconds: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
@@ -27,6 +27,9 @@ def _split_commas(value: object) -> object:
     return value
 
 
+PublicURL = Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HEARTH_", env_file=".env", extra="ignore", frozen=True
@@ -39,6 +42,15 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     outbound_allowed_hosts: Annotated[list[str], NoDecode] = []
     max_body_bytes: int = Field(1_048_576, ge=1024)
+    # Asset uploads: their own size limit; bytes in the database unless a directory is set
+    # (shared by every API replica, e.g. a mounted volume).
+    max_upload_bytes: int = Field(10 * 1_048_576, ge=1024)
+    asset_dir: str | None = None
+    # Where clients reach Hearth (e.g. https://hearth.example.com), for absolute URLs in
+    # what Hearth hands out (asset URLs); unset: paths relative to the API's own address.
+    public_url: (
+        Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")] | None
+    ) = None
     cors_origins: Annotated[list[str], NoDecode] = []
     # Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips): the client
     # address feeds per-IP rate limits. `*` only when nothing can reach Hearth directly.

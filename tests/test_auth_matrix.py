@@ -3,10 +3,12 @@ and malformed ids refused with 422 — so a new endpoint cannot forget either.""
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 
 import httpx
+from PIL import Image
 
 from app.schema_export import openapi_json
 from tests.conftest import Org
@@ -43,13 +45,27 @@ VALID_BODIES = {
     ("POST", "/v1/content/{content_id}/schedule"): {"publish_at": "2099-01-01T00:00:00Z"},
     ("POST", "/v1/communities/{community_id}/pause"): {"reason": "x"},
 }
+
+
+def _tiny_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(out, format="PNG")
+    return out.getvalue()
+
+
+# Uploads: a multipart body, so the 404 is about the id.
+VALID_FILES = {
+    ("POST", "/v1/communities/{community_id}/assets"): {
+        "file": ("x.png", _tiny_png(), "image/png")
+    },
+}
 # Required query parameters, so the 404 is about the id.
 RANGE = {"from": "2030-01-01T00:00:00Z", "to": "2030-02-01T00:00:00Z"}
 VALID_QUERIES = {
     ("GET", "/v1/communities/{community_id}/calendar"): RANGE,
     ("GET", "/v1/communities/{community_id}/calendar.ics"): RANGE,
 }
-PUBLIC = {"/healthz", "/readyz", "/metrics", "/graphql"}
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/graphql", "/v1/assets/{asset_id}/content"}
 
 
 def routes() -> list[tuple[str, str]]:
@@ -110,6 +126,7 @@ async def test_unknown_ids_are_404(client: httpx.AsyncClient, org: Org) -> None:
             method,
             concrete(path, str(uuid.uuid4())),
             json=body,
+            files=VALID_FILES.get((method, path)),
             params=VALID_QUERIES.get((method, path)),
             headers=org.auth(),
         )

@@ -72,20 +72,43 @@ class RequestContextMiddleware:
             structlog.contextvars.unbind_contextvars("request_id")
 
 
-class BodyLimitMiddleware:
-    """Refuses request bodies over `max_bytes` with 413, declared or streamed."""
+# Multipart framing around an uploaded file: boundaries, part headers, the file name.
+UPLOAD_OVERHEAD = 64 * 1024
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over `max_bytes` with 413, declared or streamed. Uploads (a
+    multipart POST to a path `uploads` matches) have their own, larger limit."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        *,
+        upload_bytes: int | None = None,
+        uploads: re.Pattern[str] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes
+        self.uploads = uploads
+
+    def _limit(self, scope: Scope) -> int:
+        if self.uploads is None or self.upload_bytes is None or scope["method"] != "POST":
+            return self.max_bytes
+        content_type = (_header(scope, b"content-type") or "").lower()
+        if content_type.startswith("multipart/form-data") and self.uploads.fullmatch(scope["path"]):
+            return self.upload_bytes + UPLOAD_OVERHEAD
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            response = problem_response(413, *self._problem())
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            response = problem_response(413, *self._problem(limit))
             await response(scope, receive, send)
             return
         received = 0
@@ -96,9 +119,9 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     exceeded = True
-                    raise PayloadTooLarge(self._problem()[2])
+                    raise PayloadTooLarge(self._problem(limit)[2])
             return message
 
         async def send_or_refuse(message: Message) -> None:
@@ -106,15 +129,15 @@ class BodyLimitMiddleware:
             if not exceeded:
                 await send(message)
             elif message["type"] == "http.response.start":
-                await problem_response(413, *self._problem())(scope, receive, send)
+                await problem_response(413, *self._problem(limit))(scope, receive, send)
 
         await self.app(scope, limited_receive, send_or_refuse)
 
-    def _problem(self) -> tuple[str, str, str]:
+    def _problem(self, limit: int) -> tuple[str, str, str]:
         return (
             "payload-too-large",
             "Payload too large",
-            f"The request body is larger than the {self.max_bytes}-byte limit.",
+            f"The request body is larger than the {limit}-byte limit.",
         )
 
 

@@ -392,3 +392,16 @@ class CalendarOut(BaseModel):
     next_from: datetime | None = Field(
         description="More entries follow: ask again with this as `from`."
     )
+
+
+class AssetOut(BaseModel):
+    id: uuid.UUID
+    community_id: uuid.UUID
+    filename: str
+    content_type: str = Field(description="From the bytes, not from what the client said.")
+    bytes: int
+    sha256: str = Field(description="Hex; the same bytes in the same community are one asset.")
+    width: int | None
+    height: int | None
+    url: str = Field(description="Public, cacheable for a year (the bytes never change).")
+    created_at: datetime
