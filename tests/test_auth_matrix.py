@@ -44,6 +44,7 @@ VALID_BODIES = {
     ("POST", "/v1/content/{content_id}/retract"): {"reason": "x"},
     ("POST", "/v1/content/{content_id}/schedule"): {"publish_at": "2099-01-01T00:00:00Z"},
     ("POST", "/v1/communities/{community_id}/pause"): {"reason": "x"},
+    ("POST", "/v1/communities/{community_id}/content/import"): {"items": []},
 }
 
 

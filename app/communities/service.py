@@ -188,8 +188,8 @@ async def member_token_key(
     return row.org_id, row.member_secret
 
 
-async def find_for_member_tokens(session: AsyncSession, ref: str) -> Community:
-    """A community by id or slug across the installation, for `hearth member-token`."""
+async def find_by_ref(session: AsyncSession, ref: str) -> Community:
+    """A community by id or slug across the installation, for commands run on the server."""
     try:
         stmt = select(Community).where(Community.id == uuid.UUID(ref))
     except ValueError:
@@ -199,9 +199,15 @@ async def find_for_member_tokens(session: AsyncSession, ref: str) -> Community:
         raise NotFound(f"No community {ref!r}.")
     if len(found) > 1:
         raise Conflict(f"Several organisations have a community {ref!r}; give its id instead.")
-    if found[0].member_secret is None:
-        raise Conflict(f"Community {ref!r} has no member secret; set one first.")
     return found[0]
+
+
+async def find_for_member_tokens(session: AsyncSession, ref: str) -> Community:
+    """A community by id or slug across the installation, for `hearth member-token`."""
+    found = await find_by_ref(session, ref)
+    if found.member_secret is None:
+        raise Conflict(f"Community {ref!r} has no member secret; set one first.")
+    return found
 
 
 async def pause(

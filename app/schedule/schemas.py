@@ -405,3 +405,23 @@ class AssetOut(BaseModel):
     height: int | None
     url: str = Field(description="Public, cacheable for a year (the bytes never change).")
     created_at: datetime
+
+
+class ContentImport(BaseModel):
+    """A JSON import: drafts as `POST …/content` takes them. Each row gets its own verdict;
+    a row that breaks a rule does not stop the others."""
+
+    items: list[ContentCreate] = Field(max_length=1000)
+
+
+class ImportRowOut(BaseModel):
+    row: int = Field(description="From 1, in file order (after the CSV header).")
+    ok: bool
+    id: uuid.UUID | None = Field(None, description="The draft created (not on a dry run).")
+    errors: list[dict[str, Any]] = Field(description="`{loc, message, type}` per problem.")
+
+
+class ImportOut(BaseModel):
+    results: list[ImportRowOut]
+    created: int
+    failed: int
