@@ -268,6 +268,13 @@ def seed_demo() -> None:
             " this command with the HEARTH_HOST and HEARTH_PORT that `hearth serve` printed.)",
             fg="yellow",
         )
+    if result.content:
+        typer.echo(
+            "\nContent in starfall (GET /v1/communities/{id}/calendar): "
+            + "; ".join(result.content)
+            + ". The announcement goes out to the forum and the launcher feed as soon as"
+            " Hearth runs."
+        )
     if result.forum_community:
         # This terminal may have set the database inline, for seed-demo only: repeat it.
         database = _where_env(settings, "", 0, only="HEARTH_DATABASE")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,11 +15,17 @@ from app.communities import service as community_service
 from app.communities.platforms import ChannelKind
 from app.communities.schemas import ChannelCreate, CommunityCreate, Tone
 from app.core.auth import Actor, Role
+from app.core.db import utcnow
+from app.core.pagination import PageParams
 from app.core.runtime import Runtime
 from app.forum import categories, members, posts, threads
 from app.forum.schemas import CategoryCreate, PostCreate, ThreadCreate
 from app.orgs import service as org_service
 from app.orgs.schemas import ApiKeyCreate, OrgCreate
+from app.schedule import workflow
+from app.schedule.schemas import ContentCreate, ContentKind, FeedOptions, Recurrence
+
+WEEKLY_UPDATE = "FREQ=WEEKLY;BYDAY=FR;BYHOUR=18;BYMINUTE=0"
 
 DEMO_COMMUNITIES = [
     CommunityCreate(
@@ -58,6 +66,7 @@ class SeedResult:
     keys: dict[str, str] = field(default_factory=dict)
     communities: dict[str, list[str]] = field(default_factory=dict)
     forum_community: str = ""
+    content: list[str] = field(default_factory=list)
 
 
 async def seed(runtime: Runtime) -> SeedResult:
@@ -94,7 +103,72 @@ async def seed(runtime: Runtime) -> SeedResult:
             if community.slug == "starfall":
                 await _seed_forum(session, runtime, actor, community.id)
                 result.forum_community = str(community.id)
+                result.content = await _seed_content(session, actor, community.id)
     return result
+
+
+def _next_friday_6pm_london(now: datetime) -> datetime:
+    london = ZoneInfo("Europe/London")
+    local = now.astimezone(london)
+    days = (4 - local.weekday()) % 7 or 7
+    friday = (local + timedelta(days=days)).replace(hour=18, minute=0, second=0, microsecond=0)
+    return friday.astimezone(UTC)
+
+
+async def _seed_content(session: AsyncSession, owner: Actor, community_id: uuid.UUID) -> list[str]:
+    """A published announcement, patch notes scheduled for the day after tomorrow and a
+    weekly community update, so the calendar and the feed have something in them."""
+    channel_ids = [
+        c.id
+        for c in (
+            await channel_service.list_channels(session, owner, community_id, PageParams(limit=10))
+        ).items
+    ]
+    now = utcnow()
+    announcement = await workflow.create(
+        session,
+        owner,
+        community_id,
+        ContentCreate(
+            kind=ContentKind.announcement,
+            title="Season 3: the Nebula frontier opens",
+            body="New ships, a new sector and the **Nebula** event. See the patch notes for"
+            " everything.\n\nFly safe, the Starfall team",
+            channel_ids=channel_ids,
+            tags=["season-3"],
+            feed=FeedOptions(summary="New ships, a new sector, the Nebula event.", pinned=True),
+        ),
+    )
+    await workflow.publish(session, owner, announcement.id)
+    patch = await workflow.create(
+        session,
+        owner,
+        community_id,
+        ContentCreate(
+            kind=ContentKind.patch_notes,
+            title="Patch 3.0.1",
+            body="- Docking at Hyperion no longer crashes the game.\n- Nebula rewards arrive"
+            " within the hour.\n\nFly safe, the Starfall team",
+            channel_ids=channel_ids,
+            tags=["patch"],
+        ),
+    )
+    await workflow.schedule(session, owner, patch.id, now + timedelta(days=2))
+    weekly = await workflow.create(
+        session,
+        owner,
+        community_id,
+        ContentCreate(
+            kind=ContentKind.highlight,
+            title="This week in Starfall",
+            body="Guild spotlights, the best screenshots and what the team is working on.\n\n"
+            "Fly safe, the Starfall team",
+            channel_ids=channel_ids[:1],
+            recurrence=Recurrence(rrule=WEEKLY_UPDATE, timezone="Europe/London"),
+        ),
+    )
+    await workflow.schedule(session, owner, weekly.id, _next_friday_6pm_london(now))
+    return [announcement.title, patch.title, weekly.title]
 
 
 async def _seed_forum(

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.core.events import OutboxEvent
 from tests.conftest import fresh_database, http_client, make_settings, running_app
 from tests.processes import free_port, hearth_env, hearth_process, wait_healthy
+from tests.schedule.conftest import eventually
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,6 +76,24 @@ async def seed_and_use(url: str) -> None:
             headers={"Authorization": f"Bearer {keys['viewer']}"},
         )
         assert [c["kind"] for c in channels.json()["items"]] == ["forum", "launcher_feed"]
+        # The calendar is filled: patch notes in two days, a weekly update every Friday.
+        now = datetime.now(UTC)
+        calendar = await client.get(
+            f"/v1/communities/{communities[0]['id']}/calendar",
+            params={"from": now.isoformat(), "to": (now + timedelta(days=15)).isoformat()},
+            headers={"Authorization": f"Bearer {keys['viewer']}"},
+        )
+        titles = [e["title"] for e in calendar.json()["items"]]
+        assert titles.count("Patch 3.0.1") == 1 and titles.count("This week in Starfall") >= 2
+        # The announcement goes out once Hearth runs (the in-process sweep finds its rows).
+        content = f"/v1/communities/{communities[0]['id']}/content?kind=announcement"
+        viewer = {"Authorization": f"Bearer {keys['viewer']}"}
+
+        async def announced() -> bool:
+            items = (await client.get(content, headers=viewer)).json()["items"]
+            return [i["status"] for i in items] == ["published"]
+
+        await eventually(announced, timeout=20)
         denied = await client.post(
             "/v1/communities",
             json={"slug": "x", "name": "X"},

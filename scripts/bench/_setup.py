@@ -47,10 +47,19 @@ def free_port() -> int:
 
 
 class Server:
-    """A server subprocess on 127.0.0.1 (its `--port` argument), logging to a file."""
+    """A server subprocess on 127.0.0.1 (its `--port` argument, or `port`), logging to a file;
+    ready once GET /healthz on that port answers 200."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], workdir: Path) -> None:
-        self.name, self.port = name, int(argv[argv.index("--port") + 1])
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        workdir: Path,
+        port: int | None = None,
+    ) -> None:
+        self.name = name
+        self.port = port if port is not None else int(argv[argv.index("--port") + 1])
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = workdir / f"{name}.log"
         with self.log.open("wb") as log:
