@@ -29,3 +29,17 @@ def test_json_bodies_are_shown_with_their_content_type() -> None:
     for call in re.findall(r"(curl (?:[^\n]*\\\n)*[^\n]*)", README):
         if " -d " in call:
             assert "Content-Type: application/json" in call, call
+
+
+def test_publishing_is_walked_through_step_by_step() -> None:
+    section = README.split("## Publishing", 1)[1].split("\n## ", 1)[0]
+    for step in (
+        "/content",
+        "/check",
+        "/submit",
+        "/approve",
+        "/schedule",
+        "/deliveries",
+        "/retract",
+    ):
+        assert re.search(rf"curl [^\n]*v1/[^\s]*{step}\b", section), step
