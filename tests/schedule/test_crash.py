@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -130,3 +131,12 @@ async def test_redis_emptied_with_100_scheduled_items_delivers_all_on_time(
             seen = await wait_all(receiver, expected, timeout=30)
         assert set(seen) == expected
         assert min(r.at for r in receiver.received("/fan")) >= at.timestamp()
+
+
+@pytest.fixture(autouse=True)
+def _show_logs_on_failure(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        for log in tmp_path.glob("*.log"):
+            print(f"--- {log.name} ---\n{log.read_text()[-8000:]}")

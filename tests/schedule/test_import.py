@@ -7,6 +7,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import httpx
@@ -44,7 +45,7 @@ async def test_json_import_reports_every_row(client: httpx.AsyncClient, studio: 
             "kind": "event",
             "title": "Meetup",
             "body": "Come!",
-            "channel_ids": [str(feed)[:-1] + "0"],
+            "channel_ids": [str(uuid.uuid4())],
         },
         "not an object",
         {"kind": "event", "title": "Stream", "body": "Live.", "publish_at": "2030-05-01T18:00:00Z"},
