@@ -29,6 +29,7 @@ from app.orgs.rest import router as orgs_router
 from app.schedule import assets
 from app.schedule.rest import router as schedule_router
 from app.schedule.rest_assets import router as assets_router
+from app.schedule.rest_planning import router as planning_router
 from app.settings import Settings, get_settings
 from app.webhooks.rest import router as webhooks_router
 
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         communities_router,
         *forum_routers,
         schedule_router,
+        planning_router,
         assets_router,
         webhooks_router,
     )

@@ -165,5 +165,13 @@ class ResponseModel(BaseModel):
 
 Name = Text(100)
 
+
+def _in_utc(moment: datetime) -> datetime:
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # year 1 at +14:00, year 9999 at -14:00
+        raise ValueError("is outside the years Hearth can store") from None
+
+
 # An instant sent with its UTC offset (`…+01:00` or `…Z`), kept and returned in UTC (`Z`).
-Instant = Annotated[AwareDatetime, AfterValidator(lambda moment: moment.astimezone(UTC))]
+Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]

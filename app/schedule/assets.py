@@ -13,6 +13,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
@@ -117,8 +118,16 @@ async def upload(
         )
     else:
         asset.data = sniffed.data
-    session.add(asset)
-    await session.flush()
+    try:
+        async with session.begin_nested():  # the same bytes, uploaded at the same moment
+            session.add(asset)
+    except IntegrityError:
+        existing = await session.scalar(
+            select(Asset).where(Asset.community_id == community.id, Asset.sha256 == digest)
+        )
+        if existing is None:
+            raise
+        return existing, False
     return asset, True
 
 

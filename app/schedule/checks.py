@@ -104,6 +104,16 @@ def _content(item: ContentItem, context: Context) -> list[Check]:
                 field="feed.expires_at",
             )
         )
+    known = {str(channel.id) for channel in context.channels}
+    for gone in (cid for cid in item.channel_ids if cid not in known):
+        checks.append(
+            Check(
+                level="error",
+                code="channel.missing",
+                message=f"The channel {gone} was deleted; remove it from channel_ids.",
+                field="channel_ids",
+            )
+        )
     for locale in item.translations:
         if locale not in context.locales:
             checks.append(

@@ -9,6 +9,7 @@ they happen exactly once.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -27,6 +28,7 @@ from app.forum.schemas import PostUpdate, ThreadCreate, ThreadUpdate
 from app.schedule.render import Rendered
 
 OUTBOUND = (ChannelKind.discord, ChannelKind.slack, ChannelKind.webhook)
+DISCORD_ID = re.compile(r"[0-9]{1,20}")
 # A Discord message object (the answer to `wait=true`) carries the whole content back.
 DISCORD_ANSWER_BYTES = 64 * 1024
 # 4xx answers that say "try again later" rather than "this request will never work".
@@ -71,6 +73,11 @@ def message_id(task: Task) -> str:
 
 async def perform(runtime: Runtime, task: Task) -> Result:
     """Send, edit or delete over HTTP; what the receiver answered, classified."""
+    if task.kind == ChannelKind.discord and task.action != "send" and not task.external_id:
+        return Result(
+            "failed",
+            error="Discord did not say the message's id; edit or delete it in Discord itself.",
+        )
     url, method, body, headers = _request(task)
     outcome = await outbound.send(
         runtime.http,
@@ -109,8 +116,9 @@ def _external_id(task: Task, outcome: outbound.Outcome) -> str | None:
         answer = json.loads(outcome.response_body or "")
     except ValueError:
         return None
-    message = answer.get("id") if isinstance(answer, dict) else None
-    return str(message) if message is not None else None
+    message = str(answer.get("id")) if isinstance(answer, dict) else ""
+    # A Discord id is a snowflake: digits. Anything else would go into a URL path later.
+    return message if DISCORD_ID.fullmatch(message) else None
 
 
 def _discord_retry_after(body: str | None) -> float | None:

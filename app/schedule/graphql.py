@@ -31,6 +31,7 @@ from app.schedule.graphql_types import (
 )
 from app.schedule.schemas import (
     CalendarEntry,
+    CalendarRange,
     CheckResult,
     ContentCreate,
     ContentKind,
@@ -160,8 +161,9 @@ class Query:
         to: datetime,
     ) -> list[CalendarEntryType]:
         actor = await info.context.actor()
+        span = parse(CalendarRange, {"start": from_.isoformat(), "end": to.isoformat()})
         async with info.context.runtime.read_session() as session:
-            found, _ = await calendar.entries(session, actor, community_id, from_, to)
+            found, _ = await calendar.entries(session, actor, community_id, span.start, span.end)
         return [
             CalendarEntryType.from_pydantic(CalendarEntry.model_validate(e, from_attributes=True))
             for e in found

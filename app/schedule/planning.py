@@ -63,6 +63,8 @@ async def plan_send(session: AsyncSession, item: ContentItem, due_at: datetime) 
             )
         ).all()  # type: ignore[arg-type]
     )
+    # A channel deleted since the item was written is no longer a destination.
+    channel_ids = [cid for cid in channel_ids if cid in kinds]
     await session.execute(
         delete(Delivery).where(
             Delivery.content_id == item.id, Delivery.channel_id.not_in(channel_ids)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import utcnow
@@ -134,14 +134,13 @@ async def materialize(session: AsyncSession, series: ContentItem, *, now: dateti
 async def drop_pending_copies(session: AsyncSession, series: ContentItem) -> None:
     """Copies not yet sent go with the series' schedule (cancelled, edited, back to draft);
     published ones stay."""
-    pending = await session.scalars(
-        select(ContentItem).where(
-            ContentItem.series_id == series.id, ContentItem.status == "scheduled"
-        )
+    # One statement, the status checked as it deletes: a copy the engine claimed a moment
+    # ago is `publishing` by then and stays.
+    await session.execute(
+        delete(ContentItem)
+        .where(ContentItem.series_id == series.id, ContentItem.status == "scheduled")
+        .execution_options(synchronize_session=False)
     )
-    for copy in pending:
-        await session.delete(copy)
-    await session.flush()
 
 
 async def materialize_all(session: AsyncSession) -> int:

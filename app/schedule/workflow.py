@@ -108,6 +108,14 @@ async def _require_checks_pass(session: AsyncSession, item: ContentItem) -> None
         )
 
 
+def _require_future(publish_at: datetime | None) -> None:
+    if publish_at is None or publish_at <= utcnow():
+        raise ValidationFailed(
+            "publish_at must be in the future; use publish to send now.",
+            errors=[{"loc": ["body", "publish_at"], "message": "in the past", "type": "future"}],
+        )
+
+
 # --- review ------------------------------------------------------------------------------
 
 
@@ -182,16 +190,14 @@ async def schedule(
 ) -> ContentItem:
     """Commit to a time: one delivery row per channel, due then. Role: manager."""
     actor.require(Role.manager)
-    if publish_at <= utcnow():
-        raise ValidationFailed(
-            "publish_at must be in the future; use publish to send now.",
-            errors=[{"loc": ["body", "publish_at"], "message": "in the past", "type": "future"}],
-        )
+    _require_future(publish_at)
     item = await content.load(session, actor, content_id, lock=True)
     await _ready_to_go(session, actor, item, "scheduled", also=("scheduled",))
     item.status, item.publish_at = "scheduled", publish_at
     _touch(item)
     if item.recurring:
+        # Occurrences fall on whole seconds (RRULE has no finer unit): so does the start.
+        item.publish_at = publish_at.replace(microsecond=0)
         # A series is never sent itself: each occurrence is a copy, scheduled as it nears.
         await recurrence.drop_pending_copies(session, item)
         await recurrence.materialize(session, item, now=utcnow())
@@ -263,6 +269,10 @@ async def edit(
             await recurrence.drop_pending_copies(session, item)
         item.status, item.approved_by = "draft", None
     elif item.status == "scheduled":
+        if not item.recurring:
+            # A single item goes out at publish_at: it must still be ahead (a series keeps
+            # its start and goes on).
+            _require_future(item.publish_at)
         await _require_checks_pass(session, item)
         assert item.publish_at is not None
         # Copies not yet sent are made again from the edited series.
@@ -308,6 +318,7 @@ async def resume(
                 select(ContentItem)
                 .where(
                     ContentItem.community_id == community.id,
+                    ContentItem.recurring.is_(False),  # a series goes on; its copies count
                     ContentItem.status == "scheduled",
                     ContentItem.publish_at <= now,
                 )

@@ -54,6 +54,7 @@ async def test_a_draft_is_stored_with_its_defaults_and_rendered_body(
         ({"recurrence": {"rrule": "FREQ=WEEKLY", "timezone": "Mars/Olympus"}}, None),
         ({"feed": {"regions": ["Germany"]}}, None),
         ({"publish_at": "2027-01-01T10:00:00"}, ["body", "publish_at"]),  # no offset
+        ({"publish_at": "9999-12-31T23:59:59-14:00"}, ["body", "publish_at"]),  # past 9999
     ],
 )
 async def test_invalid_drafts_are_422_naming_the_field(

@@ -232,3 +232,23 @@ async def test_each_occurrence_is_published_as_its_own_copy(
     assert cancelled.json()["status"] == "approved"
     kept = await client.get(f"/v1/content/{copies[0]['id']}", headers=studio.auth())
     assert kept.json()["status"] == "published"  # what went out stays
+
+
+async def test_a_series_started_mid_second_keeps_its_first_occurrence(
+    client: httpx.AsyncClient, studio: Studio
+) -> None:
+    start = datetime(2031, 1, 3, 18, 0, 0, 500000, tzinfo=UTC)
+    weekly = await draft(client, studio, recurrence={"rrule": FRIDAYS_6PM, "timezone": "UTC"})
+    scheduled = await act(client, studio, weekly, "schedule", publish_at=start.isoformat())
+    assert scheduled.json()["publish_at"] == "2031-01-03T18:00:00Z"
+    body = (await calendar(client, studio, "2031-01-01T00:00:00Z", "2031-01-11T00:00:00Z")).json()
+    assert [e["at"] for e in body["items"]] == ["2031-01-03T18:00:00Z", "2031-01-10T18:00:00Z"]
+    naive = await gql(
+        client,
+        'query($cid: UUID!) { calendar(communityId: $cid, from: "2031-01-01T00:00:00",'
+        ' to: "2031-02-01T00:00:00") { at } }',
+        studio.org,
+        "viewer",
+        cid=studio.community_id,
+    )
+    assert naive["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

@@ -3,6 +3,7 @@ current status."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -204,3 +205,44 @@ async def test_publish_to_forum_and_feed_then_retract(
     )
     assert hidden.json()["status"] == "hidden"
     assert [e["id"] for e in await emitted(app, "content.retracted")] == [item["id"]]
+
+
+async def test_a_scheduled_item_keeps_a_future_time(
+    client: httpx.AsyncClient, studio: Studio
+) -> None:
+    item = await draft(client, studio)
+    scheduled = await act(client, studio, item, "schedule", publish_at=later())
+    for publish_at in (None, later(-5)):
+        edited = await client.patch(
+            f"/v1/content/{item['id']}",
+            json={"version": scheduled.json()["version"], "publish_at": publish_at},
+            headers=studio.auth("moderator"),
+        )
+        assert edited.status_code == 422, edited.text
+        assert edited.json()["errors"][0]["loc"] == ["body", "publish_at"]
+    assert await status_of(client, studio, item) == "scheduled"
+
+
+async def test_a_deleted_channel_is_a_check_error_not_a_crash(
+    client: httpx.AsyncClient, studio: Studio
+) -> None:
+    item = await draft(client, studio)
+    await client.delete(f"/v1/channels/{studio.channels['forum']}", headers=studio.auth())
+    published = await act(client, studio, item, "publish")
+    assert published.status_code == 422
+    assert "channel.missing" in {c["code"] for c in published.json()["checks"]}
+
+
+async def test_resume_leaves_a_running_series_scheduled(
+    client: httpx.AsyncClient, studio: Studio
+) -> None:
+    weekly = await draft(
+        client, studio, recurrence={"rrule": "FREQ=WEEKLY", "timezone": "Europe/London"}
+    )
+    soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+    await act(client, studio, weekly, "schedule", publish_at=soon)
+    cid = studio.community_id
+    await client.post(f"/v1/communities/{cid}/pause", json={"reason": "x"}, headers=studio.auth())
+    await asyncio.sleep(1.2)  # the series' start is now in the past
+    await client.post(f"/v1/communities/{cid}/resume", headers=studio.auth())
+    assert await status_of(client, studio, weekly) == "scheduled"
