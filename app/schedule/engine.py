@@ -55,7 +55,9 @@ def _claimable(now: datetime) -> Any:
 @dataclass(frozen=True)
 class Claimed:
     task: connectors.Task
-    attempt_number: int
+    # The lease this claim set: its token. A later claim, or a follow-up that restarts the
+    # row (a retract after an edit), sets another or none, and this claim's outcome is stale.
+    lease: datetime
     channel_id: uuid.UUID
 
 
@@ -100,11 +102,12 @@ async def _claim(runtime: Runtime, delivery_id: uuid.UUID) -> Claimed | str | No
         if item is None:
             return None
         # The conditional UPDATE is the claim: only one worker moves the lease forward.
+        lease = now + timedelta(seconds=runtime.settings.lease_seconds)
         claimed = await session.scalar(
             update(Delivery)
             .where(Delivery.id == delivery_id, *_claimable(now))
             .values(
-                lease_until=now + timedelta(seconds=runtime.settings.lease_seconds),
+                lease_until=lease,
                 action_attempts=Delivery.action_attempts + 1,
                 attempts=Delivery.attempts + case((Delivery.action == "send", 1), else_=0),
                 status=case((Delivery.action == "send", "sending"), else_=Delivery.status),
@@ -143,7 +146,7 @@ async def _claim(runtime: Runtime, delivery_id: uuid.UUID) -> Claimed | str | No
         if task.kind not in connectors.OUTBOUND:
             result = await _internal(session, runtime, task, item)
             return await _apply(session, runtime, row, item, result)
-        return Claimed(task, claimed, channel.id)
+        return Claimed(task, lease, channel.id)
 
 
 async def _lock_content_of(session: AsyncSession, delivery_id: uuid.UUID) -> ContentItem | None:
@@ -200,8 +203,7 @@ async def _release(runtime: Runtime, claimed: Claimed, wait: float) -> None:
             update(Delivery)
             .where(
                 Delivery.id == claimed.task.delivery_id,
-                Delivery.action_attempts == claimed.attempt_number,
-                Delivery.lease_until.is_not(None),
+                Delivery.lease_until == claimed.lease,
             )
             .values(
                 lease_until=None,
@@ -231,8 +233,9 @@ async def _record(runtime: Runtime, claimed: Claimed, result: connectors.Result)
         row = await session.get(Delivery, claimed.task.delivery_id, with_for_update=True)
         if item is None or row is None:
             return "gone"  # the content or channel was deleted while we were sending
-        if row.action_attempts != claimed.attempt_number or row.lease_until is None:
-            return "stale"  # our lease ran out and another attempt took over
+        if row.lease_until != claimed.lease:
+            return "stale"  # our lease ran out and another attempt took over, or the row
+            # was given other work meanwhile (a retract after an edit)
         return await _apply(session, runtime, row, item, result)
 
 

@@ -4,7 +4,9 @@ arq worker on Redis (the `jobs_settings` fixture)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -255,3 +257,41 @@ async def _pause_holds(receiver: Receiver) -> None:
 
     await asyncio.sleep(1.5)  # past the scheduled time, and several job polls
     assert receiver.received("/webhook") == []
+
+
+async def test_an_edit_landing_during_a_retract_does_not_count_as_the_retract(
+    client: httpx.AsyncClient, studio: Studio, receiver: Receiver
+) -> None:
+    item = await draft(client, studio, channel_ids=[studio.channels["discord"]])
+    await act(client, studio, item, "publish")
+    published = await until_status(client, studio, item, "published")
+    message = (await rows(client, studio, item))["discord"]["external_id"]
+    path = f"/discord/messages/{message}"
+    edit_held, delete_held = threading.Event(), threading.Event()
+    receiver.script(
+        path,
+        Reply(200, b'{"id": "1"}', hold=edit_held),  # the edit, answered late
+        Reply(400, b'{"message": "Missing Permissions"}', hold=delete_held),  # the delete
+    )
+    try:
+        await client.patch(
+            f"/v1/content/{item['id']}",
+            json={"version": published["version"], "body": "Edited.", "redeliver": True},
+            headers=studio.auth(),
+        )
+        await receiver.wait_for(1, path)
+        await act(client, studio, item, "retract", reason="Wrong")
+        await receiver.wait_for(2, path)
+        edit_held.set()  # the edit's answer arrives while the delete is still out
+        await asyncio.sleep(0.5)
+        assert (await rows(client, studio, item))["discord"]["status"] == "delivered"
+    finally:
+        edit_held.set()
+        delete_held.set()
+
+    async def refused() -> dict | None:
+        row = (await rows(client, studio, item))["discord"]
+        return row if row["retract_error"] else None
+
+    row = await eventually(refused)
+    assert row["status"] == "delivered" and "Missing Permissions" in row["retract_error"]
