@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, get_args
+from typing import Annotated, Any, ClassVar, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -93,6 +93,9 @@ def _scalar_kinds(model: type[BaseModel]) -> dict[str, type]:
     for name, field in model.model_fields.items():
         options = {a for a in get_args(field.annotation) if a is not type(None)}
         kind = options.pop() if len(options) == 1 else field.annotation
+        if get_origin(kind) is Annotated:  # e.g. Instant: AwareDatetime with a validator
+            kind = get_args(kind)[0]
+        kind = datetime if kind is AwareDatetime else kind
         if kind in (bool, int, float, datetime):
             kinds[name] = kind
     return kinds

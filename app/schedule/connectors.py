@@ -99,7 +99,10 @@ def classify(task: Task, outcome: outbound.Outcome) -> Result:
         # A message already gone is as good as deleted.
         return Result("done", _external_id(task, outcome), code)
     error = outcome.error or f"HTTP {code}: {(outcome.response_body or '')[:300]}".rstrip(": ")
-    if outcome.blocked or (code is not None and 400 <= code < 500 and code not in RETRYABLE_4XX):
+    # A redirect is not followed (its target skipped the address check) and would answer
+    # the same next time: like a 4xx, it fails the row at once.
+    permanent = code is not None and 300 <= code < 500 and code not in RETRYABLE_4XX
+    if outcome.blocked or permanent:
         return Result("failed", status_code=code, error=error)
     retry_after = outcome.retry_after
     if code == 429 and task.kind == ChannelKind.discord:

@@ -141,14 +141,16 @@ def start_follow_up(row: Delivery, action: str, now: datetime) -> None:
 async def retry(session: AsyncSession, actor: Actor, delivery_id: uuid.UUID) -> Delivery:
     """Send a failed delivery again, now. Role: manager."""
     actor.require(Role.manager)
-    row = await session.scalar(
-        select(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.org_id == actor.org_id)
-        .with_for_update()
+    content_id = await session.scalar(
+        select(Delivery.content_id).where(
+            Delivery.id == delivery_id, Delivery.org_id == actor.org_id
+        )
     )
-    if row is None:
+    if content_id is None:
         raise NotFound("No such delivery.")
-    item = await session.get_one(ContentItem, row.content_id, with_for_update=True)
+    # Content first, then its row: the order every transition and the engine lock in.
+    item = await session.get_one(ContentItem, content_id, with_for_update=True)
+    row = await session.get_one(Delivery, delivery_id, with_for_update=True)
     if row.status != "failed":
         raise Conflict(
             f"Only a failed delivery is retried; this one is {row.status}.",
