@@ -80,7 +80,8 @@ async def send(
     return outcome
 
 
-def _json(payload: dict[str, Any]) -> bytes:
+def json_body(payload: dict[str, Any]) -> bytes:
+    """The compact UTF-8 JSON every channel send carries."""
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -99,16 +100,16 @@ def _discord(config: dict[str, Any], message: OutgoingMessage) -> Prepared:
         payload["avatar_url"] = config["avatar_url"]
     # wait=true makes Discord answer with the created message instead of 204.
     url = str(httpx.URL(config["webhook_url"]).copy_merge_params({"wait": "true"}))
-    return url, _json(payload), {}
+    return url, json_body(payload), {}
 
 
 def _slack(config: dict[str, Any], message: OutgoingMessage) -> Prepared:
     text = f"*{message.title}*\n{message.text}" if message.title else message.text
-    return config["webhook_url"], _json({"text": text}), {}
+    return config["webhook_url"], json_body({"text": text}), {}
 
 
 def _webhook(config: dict[str, Any], message: OutgoingMessage) -> Prepared:
-    body = _json(
+    body = json_body(
         {
             "type": message.event_type,
             "timestamp": utcnow().isoformat().replace("+00:00", "Z"),

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.communities.delivery import json_body
 from app.communities.platforms import ChannelKind
 from app.core import metrics, outbound, signing
 from app.core.auth import Actor, Role
@@ -134,25 +135,21 @@ def _discord_retry_after(body: str | None) -> float | None:
     return float(value) if isinstance(value, int | float) and value >= 0 else None
 
 
-def _json(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def _request(task: Task) -> tuple[str, str, bytes, dict[str, str]]:
     payload = task.rendered.payload
     if task.kind == ChannelKind.discord:
         base = httpx.URL(task.config["webhook_url"])
         if task.action == "send":
             # wait=true: Discord answers with the message (its id) instead of 204.
-            return str(base.copy_merge_params({"wait": "true"})), "POST", _json(payload), {}
+            return str(base.copy_merge_params({"wait": "true"})), "POST", json_body(payload), {}
         message = base.copy_with(path=f"{base.path.rstrip('/')}/messages/{task.external_id}")
         if task.action == "update":
             edit = {"content": payload["content"], "allowed_mentions": payload["allowed_mentions"]}
-            return str(message), "PATCH", _json(edit), {}
+            return str(message), "PATCH", json_body(edit), {}
         return str(message), "DELETE", b"", {}
     if task.kind == ChannelKind.slack:
-        return task.config["webhook_url"], "POST", _json(payload), {}
-    body = _json(
+        return task.config["webhook_url"], "POST", json_body(payload), {}
+    body = json_body(
         {
             "type": payload["type"],
             "timestamp": utcnow().isoformat().replace("+00:00", "Z"),

@@ -160,9 +160,7 @@ async def _lock_content_of(session: AsyncSession, delivery_id: uuid.UUID) -> Con
 
 
 def _ref(channel: Channel) -> ChannelRef:
-    return ChannelRef(
-        channel.id, ChannelKind(channel.kind), channel.name, channel.config, channel.enabled
-    )
+    return ChannelRef.of(channel)
 
 
 async def _internal(

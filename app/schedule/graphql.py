@@ -21,7 +21,6 @@ from app.schedule import calendar, content, planning, workflow
 from app.schedule.graphql_types import (
     CalendarEntryType,
     CheckResultType,
-    CheckType,
     ContentPage,
     ContentType,
     DeliveryType,
@@ -32,7 +31,6 @@ from app.schedule.graphql_types import (
 from app.schedule.schemas import (
     CalendarEntry,
     CalendarRange,
-    CheckResult,
     ContentCreate,
     ContentKind,
     ContentStatus,
@@ -239,9 +237,8 @@ class Mutation:
     async def check_content(self, info: Ctx, id: uuid.UUID) -> CheckResultType:
         actor = await info.context.actor()
         async with info.context.runtime.read_session() as session:
-            found = await workflow.check(session, actor, id)
-        result = CheckResult(ok=not any(c.level == "error" for c in found), checks=found)
-        return CheckResultType(ok=result.ok, checks=[CheckType.from_pydantic(c) for c in found])
+            result = await workflow.check(session, actor, id)
+        return CheckResultType.from_pydantic(result)
 
     @strawberry.mutation(description="Send a failed delivery again. Role: manager.")
     async def retry_delivery(self, info: Ctx, id: uuid.UUID) -> DeliveryType:

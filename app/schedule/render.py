@@ -32,6 +32,13 @@ class ChannelRef:
     config: dict[str, Any]
     enabled: bool = True
 
+    @classmethod
+    def of(cls, channel: Any) -> ChannelRef:
+        """From a Channel row."""
+        return cls(
+            channel.id, ChannelKind(channel.kind), channel.name, channel.config, channel.enabled
+        )
+
 
 @dataclass(frozen=True)
 class Rendered:

@@ -170,8 +170,7 @@ async def retract(
 async def check(content_id: uuid.UUID, session: Session, actor: CurrentActor) -> CheckResult:
     """Preflight: tone, each channel's platform rules, the unwelcome-news kit.
     Role: moderator."""
-    found = await workflow.check(session, actor, content_id)
-    return CheckResult(ok=not any(c.level == "error" for c in found), checks=found)
+    return await workflow.check(session, actor, content_id)
 
 
 @router.get("/content/{content_id}/preview", response_model=list[PreviewOut])

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.communities import service as communities
 from app.communities.models import Channel, Community
-from app.communities.platforms import ChannelKind
 from app.core import events, jobs
 from app.core.auth import Actor, Role
 from app.core.db import utcnow
@@ -26,7 +25,7 @@ from app.schedule import checks, content, planning, recurrence
 from app.schedule.content import conflict_with_status, event_payload, to_out
 from app.schedule.models import ContentItem, Delivery
 from app.schedule.render import ChannelRef, render
-from app.schedule.schemas import Check, ContentCreate, ContentUpdate, PreviewOut
+from app.schedule.schemas import CheckResult, ContentCreate, ContentUpdate, PreviewOut
 
 # Under `require_approval`, editing these sends the item back to draft for another review.
 REVIEWED = ("in_review", "approved", "scheduled")
@@ -55,10 +54,7 @@ async def _context(session: AsyncSession, item: ContentItem) -> checks.Context:
         channel.id: channel
         for channel in await session.scalars(select(Channel).where(Channel.id.in_(ids)))
     }
-    refs = [
-        ChannelRef(c.id, ChannelKind(c.kind), c.name, c.config, c.enabled)
-        for c in (found[cid] for cid in ids if cid in found)
-    ]
+    refs = [ChannelRef.of(found[cid]) for cid in ids if cid in found]
     out = to_out(item)
     return checks.Context(
         tone=community.tone,
@@ -69,11 +65,12 @@ async def _context(session: AsyncSession, item: ContentItem) -> checks.Context:
     )
 
 
-async def check(session: AsyncSession, actor: Actor, content_id: uuid.UUID) -> list[Check]:
+async def check(session: AsyncSession, actor: Actor, content_id: uuid.UUID) -> CheckResult:
     """Preflight checks, as `schedule` and `publish` run them. Role: moderator."""
     actor.require(Role.moderator)
     item = await content.load(session, actor, content_id)
-    return checks.run(item, await _context(session, item))
+    found = checks.run(item, await _context(session, item))
+    return CheckResult(ok=not checks.has_errors(found), checks=found)
 
 
 async def preview(session: AsyncSession, actor: Actor, content_id: uuid.UUID) -> list[PreviewOut]:
