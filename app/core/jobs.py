@@ -48,6 +48,11 @@ class JobQueue(Protocol):
         self, name: str, *args: Any, job_id: str | None = None, defer_by: float | None = None
     ) -> None: ...
 
+    async def discard(self, job_ids: Sequence[str]) -> None:
+        """Drop queued jobs whose work another job already took (best effort: a job that
+        slips through finds its row taken and does nothing)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -122,6 +127,21 @@ class ArqJobQueue:
             name, *args, _job_id=job_id, _defer_by=defer_by, _queue_name=self._queue_name
         )
 
+    async def discard(self, job_ids: Sequence[str]) -> None:
+        if not job_ids:
+            return
+        from arq.constants import job_key_prefix
+
+        # Out of the queue, and the job's key gone too, so that the same job id can be
+        # queued again later (by the sweep, should the work it was taken for be lost).
+        try:
+            async with self._pool.pipeline(transaction=False) as pipe:
+                pipe.zrem(self._queue_name, *job_ids)
+                pipe.delete(*(job_key_prefix + job_id for job_id in job_ids))
+                await pipe.execute()
+        except Exception:
+            log.warning("discard_failed", jobs=len(job_ids), exc_info=True)
+
     async def close(self) -> None:
         if self._owns_pool:
             await self._pool.aclose()
@@ -194,6 +214,10 @@ class InProcessJobQueue:
         else:
             self._queue.put_nowait(request)
 
+    async def discard(self, job_ids: Sequence[str]) -> None:
+        # In-process jobs cost no round trip: let them run and find their row taken.
+        return None
+
     async def _work(self) -> None:
         while (request := await self._queue.get()) is not None:
             key = (request.name, request.args)
@@ -253,6 +277,9 @@ class RowsOnlyQueue:
     async def enqueue(
         self, name: str, *args: Any, job_id: str | None = None, defer_by: float | None = None
     ) -> None:
+        return None
+
+    async def discard(self, job_ids: Sequence[str]) -> None:
         return None
 
     async def close(self) -> None:

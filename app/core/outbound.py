@@ -193,8 +193,8 @@ async def post(
                 **({"Content-Type": "application/json"} if content else {}),
                 # The pool is keyed by address, not host name: a kept-alive TLS connection
                 # could otherwise serve another host on the same address without its
-                # certificate being checked.
-                "Connection": "close",
+                # certificate being checked. Plain HTTP checks nothing per host: keep it.
+                **({"Connection": "close"} if target.scheme == "https" else {}),
                 **headers,
             },
             timeout=timeout,

@@ -6,6 +6,7 @@ what they need from it explicitly.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import ssl
 from collections.abc import AsyncIterator, Sequence
@@ -37,11 +38,14 @@ class Runtime:
     limiter: RateLimiter = field(init=False)
     # Verified member tokens → their Actor, for a few seconds (HEARTH_MEMBER_TOKEN_CACHE_SECONDS).
     token_cache: TTLCache[str, Actor] = field(init=False)
+    # Content sends in flight in this process, at most HEARTH_DELIVERY_CONCURRENCY.
+    delivery_slots: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
         self.outbound = OutboundPolicy.from_entries(self.settings.outbound_allowed_hosts)
         self.limiter = RateLimiter.for_settings(self.settings)
         self.token_cache = TTLCache()
+        self.delivery_slots = asyncio.Semaphore(self.settings.delivery_concurrency)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:

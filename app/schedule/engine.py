@@ -1,37 +1,35 @@
-"""The delivery engine: claim a due row, perform its action, record the outcome, settle the
-content's status, and sweep for rows whose job was lost.
+"""The delivery engine: claim due rows (`claiming`), perform their actions, record the
+outcomes, settle each content's status, and sweep for rows whose job was lost.
 
-An attempt claims its row with a lease in one short transaction, sends outside any
-transaction, then records the outcome. A worker that dies mid-send leaves a lease that runs
-out; the sweep then queues the row again, and the send carries the same idempotency key
-(`webhook-id`). A delivered row has no action left, so it is never sent again. Hearth's own
-surfaces (forum, launcher feed) are changed inside the claiming transaction: exactly once.
+An attempt claims a batch of rows with a lease in one short transaction, sends them at once
+outside any transaction, then records every outcome in one transaction. A worker that dies
+mid-send leaves leases that run out; the sweep then queues those rows again, and the send
+carries the same idempotency key (`webhook-id`). A delivered row has no action left, so it
+is never sent again. Hearth's own surfaces (forum, launcher feed) are changed inside the
+claiming transaction: exactly once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
 from limits import RateLimitItemPerSecond
-from pydantic import ValidationError
-from sqlalchemy import case, exists, func, or_, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.communities.models import Channel, Community
-from app.communities.platforms import PROFILES, ChannelKind
+from app.communities.platforms import PROFILES
 from app.core import events, jobs, outbound
 from app.core.db import utcnow
-from app.core.errors import AppError
 from app.core.runtime import Runtime
-from app.schedule import connectors, planning
-from app.schedule.content import event_payload, to_out
+from app.schedule import claiming, connectors, planning
+from app.schedule.claiming import Claimed
+from app.schedule.content import event_payload
 from app.schedule.models import ContentItem, Delivery
-from app.schedule.render import ChannelRef, render
 
 log = structlog.get_logger("hearth.schedule")
 
@@ -40,46 +38,41 @@ SWEEP_BATCH = 500
 # slightly) waits for it rather than leaving it to the next sweep.
 EARLY_WAIT_LIMIT = 2.0
 
-_paused = exists().where(Community.id == Delivery.community_id, Community.paused_at.is_not(None))
-
-
-def _claimable(now: datetime) -> Any:
-    return (
-        Delivery.action.is_not(None),
-        Delivery.next_attempt_at <= now,
-        or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
-        ~_paused,
-    )
-
-
-@dataclass(frozen=True)
-class Claimed:
-    task: connectors.Task
-    # The lease this claim set: its token. A later claim, or a follow-up that restarts the
-    # row (a retract after an edit), sets another or none, and this claim's outcome is stale.
-    lease: datetime
-    channel_id: uuid.UUID
-
 
 async def attempt(runtime: Runtime, delivery_id: uuid.UUID) -> str:
-    """Perform the row's due action if it is due and unclaimed. Returns what happened."""
-    claimed = await _claim(runtime, delivery_id)
-    if claimed is None:
+    """Perform the due actions of this row and of other due rows, up to a batch. Returns
+    what happened, e.g. "9 done, 1 retry"."""
+    size = runtime.settings.delivery_batch
+    batch = await claiming.claim_batch(runtime, delivery_id, size)
+    if not batch:
         wait = await _early_by(runtime, delivery_id)
         if wait is None:
             return "not due"
         await asyncio.sleep(wait)
-        claimed = await _claim(runtime, delivery_id)
-        if claimed is None:
-            return "not due"
-    if isinstance(claimed, str):
-        return claimed
-    wait = await _pace(runtime, claimed)
-    if wait:
-        await _release(runtime, claimed, wait)
-        return "paced"
-    result = await connectors.perform(runtime, claimed.task)
-    return await _record(runtime, claimed, result)
+        batch = await claiming.claim_batch(runtime, delivery_id, size)
+    # The other rows' own jobs would find nothing left to do.
+    await runtime.jobs.discard([job for row, job in batch.jobs.items() if row != delivery_id])
+    ready, paced = await _pace(runtime, batch.outbound)
+    await _release(runtime, paced)
+    results = await asyncio.gather(*(_send(runtime, claimed) for claimed in ready))
+    sent = [(c, result) for c, result in zip(ready, results, strict=True) if result is not None]
+    late = [(c, 0.0) for c, result in zip(ready, results, strict=True) if result is None]
+    await _release(runtime, late)
+    outcomes = Counter(batch.settled) + await _record(runtime, sent)
+    for name, given_back in (("paced", paced), ("given back", late)):
+        if given_back:
+            outcomes[name] += len(given_back)
+    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items())) or "not due"
+
+
+async def _send(runtime: Runtime, claimed: Claimed) -> connectors.Result | None:
+    """Send once one of the process's delivery slots is free; None when the wait left too
+    little of the lease for a send to finish within it (the row is given back)."""
+    async with runtime.delivery_slots:
+        finish_by = utcnow() + timedelta(seconds=runtime.settings.webhook_timeout_seconds)
+        if finish_by >= claimed.lease:
+            return None
+        return await connectors.perform(runtime, claimed.task)
 
 
 async def _early_by(runtime: Runtime, delivery_id: uuid.UUID) -> float | None:
@@ -95,126 +88,51 @@ async def _early_by(runtime: Runtime, delivery_id: uuid.UUID) -> float | None:
     return wait if 0 < wait <= EARLY_WAIT_LIMIT else None
 
 
-async def _claim(runtime: Runtime, delivery_id: uuid.UUID) -> Claimed | str | None:
+async def _pace(
+    runtime: Runtime, claimed: Sequence[Claimed]
+) -> tuple[list[Claimed], list[tuple[Claimed, float]]]:
+    """Split the batch into rows that may go now and rows whose channel must wait first
+    (its platform's rate), with the seconds to wait."""
+    ready, paced = [], []
+    for row in claimed:
+        rate = PROFILES[row.task.kind].rate
+        wait = 0.0
+        if rate is not None:
+            limit = RateLimitItemPerSecond(rate.requests, rate.per_seconds)
+            wait = await runtime.limiter.acquire(limit, "channel", str(row.channel_id))
+        if wait:
+            paced.append((row, wait))
+        else:
+            ready.append(row)
+    return ready, paced
+
+
+async def _release(runtime: Runtime, paced: Sequence[tuple[Claimed, float]]) -> None:
+    """Give claims back without counting an attempt, due again after the seconds given
+    (once the channel has room, or at once)."""
+    if not paced:
+        return
     now = utcnow()
     async with runtime.unit_of_work() as session:
-        item = await _lock_content_of(session, delivery_id)
-        if item is None:
-            return None
-        # The conditional UPDATE is the claim: only one worker moves the lease forward.
-        lease = now + timedelta(seconds=runtime.settings.lease_seconds)
-        claimed = await session.scalar(
-            update(Delivery)
-            .where(Delivery.id == delivery_id, *_claimable(now))
-            .values(
-                lease_until=lease,
-                action_attempts=Delivery.action_attempts + 1,
-                attempts=Delivery.attempts + case((Delivery.action == "send", 1), else_=0),
-                status=case((Delivery.action == "send", "sending"), else_=Delivery.status),
+        for claimed, wait in paced:
+            due = now + timedelta(seconds=wait)
+            released = await session.scalar(
+                update(Delivery)
+                .where(
+                    Delivery.id == claimed.task.delivery_id,
+                    Delivery.lease_until == claimed.lease,
+                )
+                .values(
+                    lease_until=None,
+                    next_attempt_at=due,
+                    action_attempts=Delivery.action_attempts - 1,
+                    attempts=Delivery.attempts - case((Delivery.action == "send", 1), else_=0),
+                    status=case((Delivery.action == "send", "pending"), else_=Delivery.status),
+                )
+                .returning(Delivery.id)
+                .execution_options(synchronize_session=False)
             )
-            .returning(Delivery.action_attempts)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed is None:
-            return None
-        row = await session.get_one(Delivery, delivery_id, populate_existing=True)
-        channel = await session.get_one(Channel, row.channel_id)
-        if row.action == "send" and item.status not in ("scheduled", "publishing"):
-            # Cancelled, retracted or sent back to draft after this job was queued.
-            row.status, row.action, row.next_attempt_at, row.lease_until = (
-                "skipped",
-                None,
-                None,
-                None,
-            )
-            return "skipped"
-        if row.action == "send" and item.status == "scheduled":
-            item.status = "publishing"
-        task = connectors.Task(
-            delivery_id=row.id,
-            action=row.action,  # type: ignore[arg-type]
-            kind=ChannelKind(channel.kind),
-            config=channel.config,
-            rendered=render(item, to_out(item), _ref(channel), row.action or "send"),
-            external_id=row.external_id,
-            content_version=item.version,
-        )
-        if not channel.enabled and row.action == "send":
-            error = f"The channel “{channel.name}” is disabled; enable it and retry."
-            await _apply(session, runtime, row, item, connectors.Result("failed", error=error))
-            return "failed"
-        if task.kind not in connectors.OUTBOUND:
-            result = await _internal(session, runtime, task, item)
-            return await _apply(session, runtime, row, item, result)
-        return Claimed(task, lease, channel.id)
-
-
-async def _lock_content_of(session: AsyncSession, delivery_id: uuid.UUID) -> ContentItem | None:
-    """Lock the delivery's content first, as the API's transitions do (content, then its
-    rows), so a claim and a retract never wait on each other in opposite orders. Holding it
-    also lets exactly one recorder see the item's last row settle."""
-    content_id = await session.scalar(select(Delivery.content_id).where(Delivery.id == delivery_id))
-    if content_id is None:
-        return None
-    return await session.get(ContentItem, content_id, with_for_update=True)
-
-
-def _ref(channel: Channel) -> ChannelRef:
-    return ChannelRef.of(channel)
-
-
-async def _internal(
-    session: AsyncSession, runtime: Runtime, task: connectors.Task, item: ContentItem
-) -> connectors.Result:
-    """The forum or feed change, in a savepoint: a refusal (the category was deleted) fails
-    the delivery and leaves nothing half-written."""
-    community = await session.get_one(Community, item.community_id)
-    author = connectors.staff_author(
-        item.org_id, item.approved_by or item.created_by, f"{community.name} team"
-    )
-    try:
-        async with session.begin_nested():
-            return await connectors.apply_internal(
-                session, task, item.community_id, author, runtime.limiter
-            )
-    except AppError as exc:
-        return connectors.Result("failed", error=exc.detail)
-    except ValidationError as exc:  # the forum's own limits, should checks have missed one
-        return connectors.Result("failed", error=f"The forum refused the post: {exc}")
-
-
-async def _pace(runtime: Runtime, claimed: Claimed) -> float:
-    """Seconds to wait before this channel may be sent to again (its platform's rate)."""
-    rate = PROFILES[claimed.task.kind].rate
-    if rate is None:
-        return 0.0
-    limit = RateLimitItemPerSecond(rate.requests, rate.per_seconds)
-    return await runtime.limiter.acquire(limit, "channel", str(claimed.channel_id))
-
-
-async def _release(runtime: Runtime, claimed: Claimed, wait: float) -> None:
-    """Give the claim back without counting an attempt, due again once the channel has room."""
-    now = utcnow()
-    due = now + timedelta(seconds=wait)
-    async with runtime.unit_of_work() as session:
-        released = await session.scalar(
-            update(Delivery)
-            .where(
-                Delivery.id == claimed.task.delivery_id,
-                Delivery.lease_until == claimed.lease,
-            )
-            .values(
-                lease_until=None,
-                next_attempt_at=due,
-                action_attempts=Delivery.action_attempts - 1,
-                attempts=Delivery.attempts - case((Delivery.action == "send", 1), else_=0),
-                status=case((Delivery.action == "send", "pending"), else_=Delivery.status),
-            )
-            .returning(Delivery.id)
-            .execution_options(synchronize_session=False)
-        )
-        if released is not None:
-            request = planning.request_for(released, due, now)
+            request = None if released is None else planning.request_for(released, due, now)
             if request is not None:
                 jobs.defer(
                     session,
@@ -225,25 +143,59 @@ async def _release(runtime: Runtime, claimed: Claimed, wait: float) -> None:
                 )
 
 
-async def _record(runtime: Runtime, claimed: Claimed, result: connectors.Result) -> str:
+async def _record(
+    runtime: Runtime, sent: Sequence[tuple[Claimed, connectors.Result]]
+) -> Counter[str]:
+    """Record every outcome of a batch in one transaction: contents locked first, in id
+    order (as the API's transitions and other recorders do), then their rows."""
+    outcomes: Counter[str] = Counter()
+    if not sent:
+        return outcomes
     async with runtime.unit_of_work() as session:
-        item = await _lock_content_of(session, claimed.task.delivery_id)
-        row = await session.get(Delivery, claimed.task.delivery_id, with_for_update=True)
-        if item is None or row is None:
-            return "gone"  # the content or channel was deleted while we were sending
-        if row.lease_until != claimed.lease:
-            return "stale"  # our lease ran out and another attempt took over, or the row
-            # was given other work meanwhile (a retract after an edit)
-        return await _apply(session, runtime, row, item, result)
+        items = {
+            item.id: item
+            for item in await session.scalars(
+                select(ContentItem)
+                .where(ContentItem.id.in_({claimed.content_id for claimed, _ in sent}))
+                .order_by(ContentItem.id)
+                .with_for_update()
+            )
+        }
+        rows = {
+            row.id: row
+            for row in await session.scalars(
+                select(Delivery)
+                .where(Delivery.id.in_([claimed.task.delivery_id for claimed, _ in sent]))
+                .order_by(Delivery.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        }
+        recorded: dict[uuid.UUID, ContentItem] = {}
+        for claimed, result in sent:
+            row = rows.get(claimed.task.delivery_id)
+            item = items.get(claimed.content_id)
+            if item is None or row is None:
+                outcomes["gone"] += 1  # deleted (with its content or channel) meanwhile
+            elif row.lease_until != claimed.lease:
+                # Our lease ran out and another attempt took over, or the row was given
+                # other work meanwhile (a retract after an edit).
+                outcomes["stale"] += 1
+            else:
+                outcomes[await apply(session, runtime, row, item, result)] += 1
+                recorded[item.id] = item
+        await settle(session, recorded.values())
+    return outcomes
 
 
-async def _apply(
+async def apply(
     session: AsyncSession,
     runtime: Runtime,
     row: Delivery,
     item: ContentItem,
     result: connectors.Result,
 ) -> str:
+    """Record one action's result on its row (the caller settles the content after)."""
     now = utcnow()
     action = row.action
     row.lease_until, row.updated_at = None, now
@@ -273,8 +225,6 @@ async def _apply(
             next_attempt_at=row.next_attempt_at.isoformat(),
         )
     planning.enqueue(session, row, now)
-    if action == "send":
-        await settle(session, item, now)
     return outcome
 
 
@@ -324,36 +274,42 @@ async def _failed(
     )
 
 
-async def settle(session: AsyncSession, item: ContentItem, now: datetime) -> None:
+async def settle(session: AsyncSession, items: Iterable[ContentItem]) -> None:
     """Once no row of a publishing item waits, its status follows its rows: published,
-    partially published or failed (and the matching event goes out, once)."""
-    if item.status != "publishing":
+    partially published or failed (and the matching event goes out, once). One query for
+    all the items of a batch."""
+    publishing = {item.id: item for item in items if item.status == "publishing"}
+    if not publishing:
         return
     await session.flush()
-    counts: dict[str, int] = dict(
-        (
-            await session.execute(
-                select(Delivery.status, func.count())
-                .where(Delivery.content_id == item.id)
-                .group_by(Delivery.status)
-            )
-        ).all()  # type: ignore[arg-type]
-    )
-    if counts.get("pending") or counts.get("sending"):
-        return
-    delivered = counts.get("delivered", 0) + counts.get("retracted", 0)
-    failed = counts.get("failed", 0)
-    if delivered and not failed:
-        item.status = "published"
-    elif delivered:
-        item.status = "partially_published"
-    else:
-        item.status = "failed"
-    if delivered:
-        item.published_at = item.published_at or now
-    payload = {**event_payload(item), "deliveries": {"delivered": delivered, "failed": failed}}
-    kind = "content.failed" if item.status == "failed" else "content.published"
-    await events.emit(session, item.org_id, kind, payload)
+    counts: dict[uuid.UUID, Counter[str]] = {content_id: Counter() for content_id in publishing}
+    for content_id, status, n in await session.execute(
+        select(Delivery.content_id, Delivery.status, func.count())
+        .where(Delivery.content_id.in_(publishing))
+        .group_by(Delivery.content_id, Delivery.status)
+    ):
+        counts[content_id][status] = n
+    now = utcnow()
+    for content_id, item in publishing.items():
+        count = counts[content_id]
+        if count["pending"] or count["sending"]:
+            continue
+        delivered = count["delivered"] + count["retracted"]
+        failed = count["failed"]
+        if delivered and not failed:
+            item.status = "published"
+        elif delivered:
+            item.status = "partially_published"
+        else:
+            item.status = "failed"
+        if delivered:
+            item.published_at = item.published_at or now
+        payload = {
+            **event_payload(item),
+            "deliveries": {"delivered": delivered, "failed": failed},
+        }
+        kind = "content.failed" if item.status == "failed" else "content.published"
+        await events.emit(session, item.org_id, kind, payload)
 
 
 async def sweep(runtime: Runtime) -> int:
@@ -365,12 +321,7 @@ async def sweep(runtime: Runtime) -> int:
         due = (
             await session.execute(
                 select(Delivery.id, Delivery.next_attempt_at)
-                .where(
-                    Delivery.action.is_not(None),
-                    Delivery.next_attempt_at <= horizon,
-                    or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
-                    ~_paused,
-                )
+                .where(*claiming.claimable(horizon, leases_at=now))
                 .order_by(Delivery.next_attempt_at)
                 .limit(SWEEP_BATCH)
             )

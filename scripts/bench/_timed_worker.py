@@ -4,9 +4,9 @@ The same worker, with each stage of a delivery wrapped in a timer exported on it
 port as `bench_delivery_stage_seconds{stage=...}`:
 
 - `queued`: from the job's due time (its arq score) to the job starting;
-- `claim`: the claiming transaction (lock the content, lease the row, render);
+- `claim`: one claiming transaction (lock a batch of rows and their contents, lease, render);
 - `send`: the HTTP send (`connectors.perform`);
-- `record`: the recording transaction (lock content and row, apply, settle, event).
+- `record`: one recording transaction (a batch: lock contents and rows, apply, settle, events).
 
 The wrappers add a few microseconds per stage; figures from a plain `hearth worker` are the
 ones the goals are judged on.
@@ -21,7 +21,7 @@ from typing import Any
 
 from prometheus_client import Histogram
 
-from app.schedule import connectors, engine
+from app.schedule import claiming, connectors, engine
 from app.schedule import jobs as schedule_jobs
 
 STAGE = Histogram(
@@ -52,7 +52,7 @@ def queued(function: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[A
 
 
 def install() -> None:
-    engine._claim = timed("claim", engine._claim)  # type: ignore[assignment]
+    claiming.claim_batch = timed("claim", claiming.claim_batch)  # type: ignore[assignment]
     engine._record = timed("record", engine._record)  # type: ignore[assignment]
     connectors.perform = timed("send", connectors.perform)  # type: ignore[assignment]
     # app.worker reads the job list when first imported: replace it before that.

@@ -22,13 +22,15 @@ def env_for(
     db_url: str, redis_url: str, queue: str, concurrency: int, admin_token: str
 ) -> dict[str, str]:
     """Hearth's environment for the worker (and `hearth migrate`): Redis, an own queue,
-    webhooks to 127.0.0.1 allowed, the job concurrency under test."""
+    webhooks to 127.0.0.1 allowed, the concurrency under test (jobs and sends)."""
     env = hearth_env(db_url, admin_token)
     env.update(
         HEARTH_REDIS_URL=redis_url,
         HEARTH_QUEUE_NAME=queue,
         HEARTH_OUTBOUND_ALLOWED_HOSTS="127.0.0.1",
         HEARTH_JOB_CONCURRENCY=str(concurrency),
+        # Sends in flight: the raw loop's concurrency, so both send alike.
+        HEARTH_DELIVERY_CONCURRENCY=str(concurrency),
     )
     return env
 

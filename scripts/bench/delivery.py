@@ -110,7 +110,8 @@ def parse_args() -> argparse.Namespace:
         "--concurrency",
         type=int,
         default=8,
-        help="the worker's HEARTH_JOB_CONCURRENCY, and the raw loop's concurrent sends",
+        help="the worker's HEARTH_JOB_CONCURRENCY and HEARTH_DELIVERY_CONCURRENCY, and the raw"
+        " loop's concurrent sends",
     )
     parser.add_argument(
         "--timeout", type=float, default=300, help="seconds to wait for one run's deliveries"
@@ -550,7 +551,8 @@ def headline(args: argparse.Namespace, pg_version: str, name: str, queue: str) -
         f" {platform.python_version()}, os.cpu_count() = {os.cpu_count()}\n(a) {args.items:,}"
         f" items x {args.channels} webhook channels; (b) {args.scheduled:,} items scheduled for"
         f" one instant; one `hearth worker`{' with stage timers' if args.stages else ''},"
-        f" HEARTH_JOB_CONCURRENCY={args.concurrency}, raw loop {args.concurrency} concurrent"
+        f" HEARTH_JOB_CONCURRENCY=HEARTH_DELIVERY_CONCURRENCY={args.concurrency}, raw loop"
+        f" {args.concurrency} concurrent"
         f" sends\ndatabase {name}, queue {queue}"
         + "".join(f"\nworker setting: {setting}" for setting in args.set)
     )

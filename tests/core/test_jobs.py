@@ -160,3 +160,26 @@ def test_deferred_jobs_are_held_on_the_session_until_taken() -> None:
         JobRequest("deliver", ("id-2",), None, 5),
     ]
     assert jobs.take_deferred(session) == []  # type: ignore[arg-type]
+
+
+async def test_arq_discard_drops_queued_jobs_and_frees_their_ids() -> None:
+    from arq.constants import job_key_prefix
+
+    from tests.conftest import REDIS_URL, clear_redis, redis_or_skip
+
+    await redis_or_skip()
+    await clear_redis()
+    queue = jobs.ArqJobQueue.connect(REDIS_URL, "hearth:test-discard")
+    pool: Any = queue._pool
+    try:
+        for job_id in ("a", "b"):
+            await queue.enqueue("deliver_content", job_id, job_id=job_id, defer_by=60)
+        await queue.discard(["a"])
+        assert await pool.zrange("hearth:test-discard", 0, -1) == [b"b"]
+        assert not await pool.exists(job_key_prefix + "a")
+        # A job id taken for work that was then lost can be queued again (by the sweep).
+        await queue.enqueue("deliver_content", "a", job_id="a")
+        assert sorted(await pool.zrange("hearth:test-discard", 0, -1)) == [b"a", b"b"]
+    finally:
+        await clear_redis()
+        await queue.close()

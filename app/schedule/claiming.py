@@ -1,0 +1,199 @@
+"""Claiming due delivery rows, a batch at a time, in one short transaction.
+
+A job fires for one row, but claims up to `HEARTH_DELIVERY_BATCH` due rows (its own first):
+a fan-out to thousands of rows then costs a transaction per batch, not per row. Rows and
+their contents are locked with SKIP LOCKED, so claimers running at once take disjoint
+batches and a claim never waits on anything: an API transition (which locks the content,
+then its rows) or a recorder can never deadlock with it. A row the claim could not lock
+stays due for the next job or sweep.
+
+The conditional UPDATE is the claim itself: it moves the lease forward only where the row
+is still claimable, and the lease it sets is the claim's token (see `engine`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import case, exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.communities.models import Channel, Community
+from app.communities.platforms import ChannelKind
+from app.core.db import utcnow
+from app.core.errors import AppError
+from app.core.runtime import Runtime
+from app.schedule import connectors, planning
+from app.schedule.content import to_out
+from app.schedule.models import ContentItem, Delivery
+from app.schedule.render import ChannelRef, render
+from app.schedule.schemas import ContentOut
+
+_paused = exists().where(Community.id == Delivery.community_id, Community.paused_at.is_not(None))
+
+
+def claimable(due_by: datetime, *, leases_at: datetime | None = None) -> tuple[Any, ...]:
+    """Rows with an action due by `due_by`, not leased (or whose lease ran out by
+    `leases_at`, default `due_by`), in a community that is not paused."""
+    leases_at = leases_at or due_by
+    return (
+        Delivery.action.is_not(None),
+        Delivery.next_attempt_at <= due_by,
+        or_(Delivery.lease_until.is_(None), Delivery.lease_until < leases_at),
+        ~_paused,
+    )
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """One claimed row whose action goes out over HTTP."""
+
+    task: connectors.Task
+    # The lease this claim set: its token. A later claim, or a follow-up that restarts the
+    # row (a retract after an edit), sets another or none, and this claim's outcome is stale.
+    lease: datetime
+    channel_id: uuid.UUID
+    content_id: uuid.UUID
+
+
+@dataclass
+class Batch:
+    """What one claim took: rows to send, and what was settled inside the claim."""
+
+    outbound: list[Claimed] = field(default_factory=list)
+    settled: dict[str, int] = field(default_factory=dict)  # outcome -> rows
+    jobs: dict[uuid.UUID, str] = field(default_factory=dict)  # row -> its queued job's id
+
+    def count(self, outcome: str) -> None:
+        self.settled[outcome] = self.settled.get(outcome, 0) + 1
+
+    def __bool__(self) -> bool:
+        return bool(self.outbound or self.settled)
+
+
+async def claim_batch(runtime: Runtime, first: uuid.UUID, size: int) -> Batch:
+    """Claim `first` (if claimable) and other due rows, up to `size`. Forum and feed actions
+    are done here, in the claim's transaction, so they happen exactly once; skipped and
+    refused rows are recorded here too. Returns the rows left to send over HTTP."""
+    from app.schedule import engine  # the recorder; imported late, it imports this module
+
+    now = utcnow()
+    batch = Batch()
+    async with runtime.unit_of_work() as session:
+        candidates = (
+            await session.execute(
+                select(Delivery.id, Delivery.content_id)
+                .where(*claimable(now))
+                .order_by(case((Delivery.id == first, 0), else_=1), Delivery.next_attempt_at)
+                .limit(size)
+                .with_for_update(skip_locked=True, of=Delivery)
+            )
+        ).all()
+        if not candidates:
+            return batch
+        items = {
+            item.id: item
+            for item in await session.scalars(
+                select(ContentItem)
+                .where(ContentItem.id.in_({content_id for _, content_id in candidates}))
+                .order_by(ContentItem.id)
+                .with_for_update(skip_locked=True)
+            )
+        }
+        lease = now + timedelta(seconds=runtime.settings.lease_seconds)
+        claimed_ids = list(
+            await session.scalars(
+                update(Delivery)
+                .where(
+                    Delivery.id.in_([d for d, content_id in candidates if content_id in items]),
+                    *claimable(now),
+                )
+                .values(
+                    lease_until=lease,
+                    action_attempts=Delivery.action_attempts + 1,
+                    attempts=Delivery.attempts + case((Delivery.action == "send", 1), else_=0),
+                    status=case((Delivery.action == "send", "sending"), else_=Delivery.status),
+                )
+                .returning(Delivery.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        if not claimed_ids:
+            return batch
+        rows = list(
+            await session.scalars(
+                select(Delivery)
+                .where(Delivery.id.in_(claimed_ids))
+                .order_by(Delivery.next_attempt_at, Delivery.id)
+                .execution_options(populate_existing=True)
+            )
+        )
+        channels = {
+            channel.id: channel
+            for channel in await session.scalars(
+                select(Channel).where(Channel.id.in_({row.channel_id for row in rows}))
+            )
+        }
+        outs: dict[uuid.UUID, ContentOut] = {}
+        recorded: dict[uuid.UUID, ContentItem] = {}
+        for row in rows:
+            assert row.next_attempt_at is not None  # claimable rows have one
+            batch.jobs[row.id] = planning.job_id(row.id, row.next_attempt_at)
+            item = items[row.content_id]
+            if row.action == "send" and item.status not in ("scheduled", "publishing"):
+                # Cancelled, retracted or sent back to draft after this row was due.
+                row.status, row.action, row.next_attempt_at = "skipped", None, None
+                row.lease_until = None
+                batch.count("skipped")
+                continue
+            if row.action == "send" and item.status == "scheduled":
+                item.status = "publishing"
+                outs.pop(item.id, None)
+            if item.id not in outs:
+                outs[item.id] = to_out(item)
+            channel = channels[row.channel_id]
+            task = connectors.Task(
+                delivery_id=row.id,
+                action=row.action,  # type: ignore[arg-type]
+                kind=ChannelKind(channel.kind),
+                config=channel.config,
+                rendered=render(item, outs[item.id], ChannelRef.of(channel), row.action or "send"),
+                external_id=row.external_id,
+                content_version=item.version,
+            )
+            if not channel.enabled and row.action == "send":
+                error = f"The channel “{channel.name}” is disabled; enable it and retry."
+                result = connectors.Result("failed", error=error)
+            elif task.kind not in connectors.OUTBOUND:
+                result = await _internal(session, runtime, task, item)
+            else:
+                batch.outbound.append(Claimed(task, lease, channel.id, item.id))
+                continue
+            batch.count(await engine.apply(session, runtime, row, item, result))
+            recorded[item.id] = item
+        await engine.settle(session, list(recorded.values()))
+    return batch
+
+
+async def _internal(
+    session: AsyncSession, runtime: Runtime, task: connectors.Task, item: ContentItem
+) -> connectors.Result:
+    """The forum or feed change, in a savepoint: a refusal (the category was deleted) fails
+    the delivery and leaves nothing half-written."""
+    community = await session.get_one(Community, item.community_id)
+    author = connectors.staff_author(
+        item.org_id, item.approved_by or item.created_by, f"{community.name} team"
+    )
+    try:
+        async with session.begin_nested():
+            return await connectors.apply_internal(
+                session, task, item.community_id, author, runtime.limiter
+            )
+    except AppError as exc:
+        return connectors.Result("failed", error=exc.detail)
+    except ValidationError as exc:  # the forum's own limits, should checks have missed one
+        return connectors.Result("failed", error=f"The forum refused the post: {exc}")
