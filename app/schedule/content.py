@@ -242,6 +242,10 @@ async def update_content(
     check_version(item, data.version)
     if item.status not in EDITABLE:
         raise conflict_with_status(item, "edited")
+    if item.status in (*PUBLISHED, "failed"):
+        # What went out is what players see (the launcher feed shows the item as it is
+        # now), and a failed row's retry sends it: a manager's word, as publishing was.
+        actor.require(Role.manager)
     changes = data.model_dump(exclude_unset=True, exclude={"version", "redeliver"})
     channel_ids = (
         data.channel_ids

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import utcnow
@@ -45,6 +46,8 @@ _COPIED = (
     "created_by",
     "approved_by",
 )
+# Later than any occurrence: "is there one left at all?"
+END_OF_TIME = datetime(9999, 1, 1, tzinfo=UTC)
 # Statuses whose items appear in the calendar at their publish time.
 ON_CALENDAR = ("scheduled", "publishing", "published", "partially_published")
 
@@ -143,8 +146,40 @@ async def drop_pending_copies(session: AsyncSession, series: ContentItem) -> Non
     )
 
 
+async def finish_if_done(session: AsyncSession, series: ContentItem, *, now: datetime) -> bool:
+    """A series whose rule has no occurrence left ends once its last copy is out, with the
+    status its copies earned (as an item's follows its delivery rows): `published`,
+    `partially_published` when some failed, `failed` when all did, `cancelled` when none
+    went out at all. Returns whether it ended."""
+    if next(occurrences(series, now, END_OF_TIME), None) is not None:
+        return False
+    copies: Counter[str] = Counter(
+        dict(
+            (
+                await session.execute(
+                    select(ContentItem.status, func.count())
+                    .where(ContentItem.series_id == series.id)
+                    .group_by(ContentItem.status)
+                )
+            ).all()  # type: ignore[arg-type]
+        )
+    )
+    if copies["scheduled"] or copies["publishing"]:
+        return False
+    delivered = copies["published"] + copies["partially_published"] + copies["retracted"]
+    failed = copies["failed"] + copies["partially_published"]
+    if delivered:
+        series.status = "partially_published" if failed else "published"
+        series.published_at = series.published_at or now
+    else:
+        series.status = "failed" if failed else "cancelled"
+    series.updated_at = now
+    return True
+
+
 async def materialize_all(session: AsyncSession) -> int:
-    """The periodic job's work: every scheduled series, its window filled."""
+    """The periodic job's work: every scheduled series, its window filled; a series whose
+    rule has run out ends."""
     now = utcnow()
     series = await session.scalars(
         select(ContentItem)
@@ -154,4 +189,5 @@ async def materialize_all(session: AsyncSession) -> int:
     total = 0
     for item in series:
         total += await materialize(session, item, now=now)
+        await finish_if_done(session, item, now=now)
     return total

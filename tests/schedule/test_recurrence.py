@@ -11,7 +11,7 @@ import icalendar
 import pytest
 
 from app.schedule.models import ContentItem
-from app.schedule.recurrence import ever_occurs, occurrences
+from app.schedule.recurrence import ever_occurs, materialize_all, occurrences
 from tests.schedule.conftest import Studio, act, draft, eventually
 from tests.test_graphql import gql
 
@@ -252,3 +252,32 @@ async def test_a_series_started_mid_second_keeps_its_first_occurrence(
         cid=studio.community_id,
     )
     assert naive["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_series_whose_rule_runs_out_ends_once_its_last_copy_is_out(
+    app: Any, client: httpx.AsyncClient, studio: Studio
+) -> None:
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+    once = await draft(
+        client,
+        studio,
+        title="One-off tip",
+        channel_ids=[studio.channels["launcher_feed"]],
+        recurrence={"rrule": "FREQ=DAILY;COUNT=1", "timezone": "UTC"},
+    )
+    scheduled = await act(client, studio, once, "schedule", publish_at=soon.isoformat())
+    assert scheduled.status_code == 200, scheduled.text
+
+    async def series_status() -> str:
+        async with app.state.runtime.unit_of_work() as session:
+            await materialize_all(session)  # the periodic job's work
+        return (await client.get(f"/v1/content/{once['id']}", headers=studio.auth())).json()[
+            "status"
+        ]
+
+    assert await series_status() == "scheduled"  # its one copy is still to go out
+
+    async def ended() -> bool:
+        return await series_status() == "published"
+
+    await eventually(ended, timeout=15)
