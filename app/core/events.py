@@ -83,6 +83,13 @@ async def emit(session: AsyncSession, org_id: uuid.UUID, type: str, data: dict[s
     dispatch_after_commit(session)
 
 
+async def emit_all(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Record several events (from `event_row`) in one statement."""
+    if rows:
+        await session.execute(INSERT, rows)
+        dispatch_after_commit(session)
+
+
 def event_row(org_id: uuid.UUID, type: str, data: dict[str, Any]) -> dict[str, Any]:
     """An outbox row's columns, for `emit` or a statement that writes it with other rows."""
     if type not in EVENT_TYPES:

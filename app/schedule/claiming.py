@@ -75,8 +75,9 @@ class Batch:
         return bool(self.outbound or self.settled)
 
 
-async def claim_batch(runtime: Runtime, first: uuid.UUID, size: int) -> Batch:
-    """Claim `first` (if claimable) and other due rows, up to `size`. Forum and feed actions
+async def claim_batch(runtime: Runtime, first: uuid.UUID | None, size: int) -> Batch:
+    """Claim `first` (if given and claimable) and other due rows, up to `size`, the
+    longest due first. Forum and feed actions
     are done here, in the claim's transaction, so they happen exactly once; skipped and
     refused rows are recorded here too. Returns the rows left to send over HTTP."""
     from app.schedule import engine  # the recorder; imported late, it imports this module
@@ -88,7 +89,10 @@ async def claim_batch(runtime: Runtime, first: uuid.UUID, size: int) -> Batch:
             await session.execute(
                 select(Delivery.id, Delivery.content_id)
                 .where(*claimable(now))
-                .order_by(case((Delivery.id == first, 0), else_=1), Delivery.next_attempt_at)
+                .order_by(
+                    *([case((Delivery.id == first, 0), else_=1)] if first else []),
+                    Delivery.next_attempt_at,
+                )
                 .limit(size)
                 .with_for_update(skip_locked=True, of=Delivery)
             )

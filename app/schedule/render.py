@@ -79,7 +79,7 @@ def render(
     if channel.kind == ChannelKind.webhook:
         data = {
             "content": out.model_dump(mode="json"),
-            "variant": {"title": title, "body": body, "body_html": render_markdown(body)},
+            "variant": {"title": title, "body": body, "body_html": body_html(item, body)},
             "channel_id": str(channel.id),
         }
         return Rendered(
@@ -96,6 +96,11 @@ def render(
     return Rendered(channel.id, channel.kind, title, body, feed_item(item, title, body))
 
 
+def body_html(item: ContentItem, body: str) -> str:
+    """The body as HTML: the item's own is rendered once, when written; a variant's here."""
+    return item.body_html if body == item.body and item.body_html else render_markdown(body)
+
+
 def feed_item(item: ContentItem, title: str, body: str) -> dict[str, Any]:
     """The launcher feed's view of an item (the feed itself serves it with absolute URLs)."""
     feed = item.feed
@@ -104,7 +109,7 @@ def feed_item(item: ContentItem, title: str, body: str) -> dict[str, Any]:
         "kind": item.kind,
         "title": title,
         "summary": feed.get("summary"),
-        "content_html": render_markdown(body),
+        "content_html": body_html(item, body),
         "image_asset_id": feed.get("image_asset_id"),
         "tags": item.tags,
         "pinned": feed.get("pinned", False),
