@@ -348,9 +348,7 @@ async def test_channels_load_in_a_constant_number_of_queries(
     # paused communities): count only what this query reads.
     ours = ("FROM api_keys", "FROM communities", "FROM channels")
     selects = [
-        s
-        for s in statements
-        if any(table in s for table in ours) and "content_deliveries" not in s
+        s for s in statements if any(table in s for table in ours) and "content_deliveries" not in s
     ]
     # key lookup + communities page + one batched channel load, whatever the count
     assert len(selects) == 3, "\n".join(s[:60] for s in selects)
