@@ -147,3 +147,44 @@ async def test_downgrading_0003_leaves_keys_the_earlier_code_takes(backend: str,
             await engine.dispose()
     assert down == "keycap_1"
     assert up == keycap
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_0006_gives_a_slug_two_feeds_raced_for_to_the_older_one(
+    backend: str, tmp_path
+) -> None:
+    from app.communities.models import Channel
+
+    async with fresh_database(backend, tmp_path) as url:
+        await asyncio.to_thread(run_alembic, url, "upgrade")
+        async with running_app(make_settings(url)) as app, http_client(app) as client:
+            org = await seed_org(app, "Starfall Studios")
+            auth = {"Authorization": f"Bearer {org.keys['manager']}"}
+            community = await client.post(
+                "/v1/communities", json={"slug": "c", "name": "C"}, headers=auth
+            )
+            ids = {}
+            for name, slug in (("older", "news"), ("newer", None), ("other", "patches")):
+                config = {"public_slug": slug} if slug else {}
+                created = await client.post(
+                    f"/v1/communities/{community.json()['id']}/channels",
+                    json={"name": name, "kind": "launcher_feed", "config": config},
+                    headers=auth,
+                )
+                assert created.status_code == 201, created.text
+                ids[name] = uuid.UUID(created.json()["id"])
+        engine = create_async_engine(url)
+        try:
+            await asyncio.to_thread(run_alembic, url, "downgrade", "0005")
+            async with engine.begin() as conn:  # what a race before 0006 could leave
+                await conn.execute(
+                    update(Channel.__table__)
+                    .where(Channel.__table__.c.id == ids["newer"])
+                    .values(config={"public_slug": "news"})
+                )
+            await asyncio.to_thread(run_alembic, url, "upgrade")
+            async with engine.connect() as conn:
+                rows = (await conn.execute(select(Channel.id, Channel.public_slug))).all()
+        finally:
+            await engine.dispose()
+    assert dict(rows) == {ids["older"]: "news", ids["newer"]: None, ids["other"]: "patches"}

@@ -79,6 +79,14 @@ def _name_taken(name: str) -> str:
     return f"This community already has a channel named '{name}'."
 
 
+def _taken_meanwhile(name: str, config: dict[str, Any]) -> str:
+    """The 409 of a unique index hit: a concurrent request took the name (or feed slug)."""
+    slug = config.get("public_slug")
+    if slug is None:
+        return _name_taken(name)
+    return f"The channel name '{name}' or the feed name '{slug}' was just taken; choose another."
+
+
 async def _ensure_name_free(session: AsyncSession, community_id: uuid.UUID, name: str) -> None:
     taken = await session.scalar(
         select(Channel.id).where(Channel.community_id == community_id, Channel.name == name)
@@ -94,10 +102,7 @@ async def _ensure_feed_slug_free(
     slug = config.get("public_slug")
     if slug is None:
         return
-    stmt = select(Channel.id).where(
-        Channel.kind == ChannelKind.launcher_feed.value,
-        Channel.config["public_slug"].as_string() == slug,
-    )
+    stmt = select(Channel.id).where(Channel.public_slug == slug)
     if channel_id is not None:
         stmt = stmt.where(Channel.id != channel_id)
     if await session.scalar(stmt.limit(1)) is not None:
@@ -135,9 +140,10 @@ async def create_channel(
         name=data.name,
         kind=data.kind.value,
         config=config,
+        public_slug=config.get("public_slug"),
     )
     session.add(channel)
-    await flush_or_conflict(session, _name_taken(data.name))
+    await flush_or_conflict(session, _taken_meanwhile(data.name, config))
     await events.emit(session, actor.org_id, "channel.created", _payload(channel))
     return channel, signing_secret
 
@@ -226,8 +232,9 @@ async def update_channel(
     if changes.get("config") is not None:
         channel.config = _merged_config(channel, changes["config"])
         await _ensure_feed_slug_free(session, channel.config, channel.id)
+        channel.public_slug = channel.config.get("public_slug")
     channel.updated_at = utcnow()
-    await flush_or_conflict(session, _name_taken(channel.name))
+    await flush_or_conflict(session, _taken_meanwhile(channel.name, channel.config))
     await events.emit(session, actor.org_id, "channel.updated", _payload(channel))
     return channel
 
