@@ -50,19 +50,23 @@ async def attempt(runtime: Runtime, delivery_id: uuid.UUID) -> str:
     # The job's timeout is the lease: stop taking batches while one started now still ends
     # well within it.
     drain_until = loop.time() + (settings.lease_seconds - settings.webhook_timeout_seconds) / 2
-    batch = await claiming.claim_batch(runtime, delivery_id, size)
+    # The job's own row goes first, alone, so that its send starts at once (the precision
+    # of a post scheduled for a busy instant); the batches drained after it are full.
+    first = 1
+    batch = await claiming.claim_batch(runtime, delivery_id, first)
     if not batch:
         wait = await _early_by(runtime, delivery_id)
         if wait is None:
             return "not due"
         await asyncio.sleep(wait)
-        batch = await claiming.claim_batch(runtime, delivery_id, size)
+        batch = await claiming.claim_batch(runtime, delivery_id, first)
     outcomes: Counter[str] = Counter()
+    asked = first
     while batch:
         outcomes += await _perform(runtime, batch, delivery_id)
-        if len(batch.jobs) < size or loop.time() >= drain_until:
-            break
-        batch = await claiming.claim_batch(runtime, None, size)
+        if len(batch.jobs) < asked or loop.time() >= drain_until:
+            break  # the backlog is worked off, or the job's time is up
+        batch, asked = await claiming.claim_batch(runtime, None, size), size
     return ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items())) or "not due"
 
 

@@ -284,7 +284,7 @@ def describe_worker(run: Run, before: Probe, after: Probe, slots: int) -> None:
         if n:
             stages.append(f"{stage} {total / n * 1000:.1f} ms")
     if stages:
-        run.notes.append("stages, mean per delivery: " + ", ".join(stages))
+        run.notes.append("stages, mean time per call: " + ", ".join(stages))
     if before.ticks and after.ticks and after.ticks[1] > before.ticks[1]:
         d_busy, d_total = (a - b for a, b in zip(after.ticks, before.ticks, strict=True))
         run.notes.append(f"machine busy: {d_busy / d_total:.0%}")
