@@ -58,8 +58,8 @@ class Channel(Base):
     # Secrets (webhook URLs with tokens, signing secrets) live here; `schemas` redacts them.
     config: Mapped[dict[str, Any]]
     # A launcher feed's `config.public_slug`, kept in a column of its own: unique across
-    # the server (two requests racing for one slug cannot both win), and indexed for the
-    # public feed's lookup.
+    # the server (two requests racing for one slug cannot both win), and indexed, as the
+    # public feed will look feeds up by it.
     public_slug: Mapped[str | None] = mapped_column(String(64), unique=True)
     enabled: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -133,7 +133,8 @@ class ArqJobQueue:
         from arq.constants import job_key_prefix
 
         # Out of the queue, and the job's key gone too, so that the same job id can be
-        # queued again later (by the sweep, should the work it was taken for be lost).
+        # queued again later (by the sweep, should the work it was taken for be lost). A
+        # job arq had just started meanwhile ends at once, logged by arq as "expired".
         try:
             async with self._pool.pipeline(transaction=False) as pipe:
                 pipe.zrem(self._queue_name, *job_ids)

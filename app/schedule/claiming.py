@@ -1,11 +1,13 @@
 """Claiming due delivery rows, a batch at a time, in one short transaction.
 
-A job fires for one row, but claims up to `HEARTH_DELIVERY_BATCH` due rows (its own first):
-a fan-out to thousands of rows then costs a transaction per batch, not per row. Rows and
-their contents are locked with SKIP LOCKED, so claimers running at once take disjoint
-batches and a claim never waits on anything: an API transition (which locks the content,
-then its rows) or a recorder can never deadlock with it. A row the claim could not lock
-stays due for the next job or sweep.
+A job fires for one row; it claims that row first, then drains other due rows in batches
+of up to `HEARTH_DELIVERY_BATCH` (see `engine`): a fan-out to thousands of rows costs a
+transaction per batch, not per row. Rows and their contents are locked with SKIP LOCKED,
+so claimers running at once take disjoint batches, and a row the claim could not lock
+stays due for the next batch, job or sweep. The one wait is for the content of the job's
+own row, taken while nothing else is held, as the API's transitions take it before the
+content's rows: no cycle of waits can form with a transition or a recorder (contents in id
+order, then rows).
 
 The conditional UPDATE is the claim itself: it moves the lease forward only where the row
 is still claimable, and the lease it sets is the claim's token (see `engine`).
@@ -66,7 +68,10 @@ class Batch:
 
     outbound: list[Claimed] = field(default_factory=list)
     settled: dict[str, int] = field(default_factory=dict)  # outcome -> rows
-    jobs: dict[uuid.UUID, str] = field(default_factory=dict)  # row -> its queued job's id
+    # Row -> the id of the job queued for it at its due time (if that job is still queued).
+    jobs: dict[uuid.UUID, str] = field(default_factory=dict)
+    # Whether more rows were due than the claim took.
+    more: bool = False
 
     def count(self, outcome: str) -> None:
         self.settled[outcome] = self.settled.get(outcome, 0) + 1
@@ -77,14 +82,16 @@ class Batch:
 
 async def claim_batch(runtime: Runtime, first: uuid.UUID | None, size: int) -> Batch:
     """Claim `first` (if given and claimable) and other due rows, up to `size`, the
-    longest due first. Forum and feed actions
-    are done here, in the claim's transaction, so they happen exactly once; skipped and
-    refused rows are recorded here too. Returns the rows left to send over HTTP."""
+    longest due first. Forum and feed actions are done here, in the claim's transaction,
+    so they happen exactly once; skipped and refused rows are recorded here too. Returns
+    the rows left to send over HTTP."""
     from app.schedule import engine  # the recorder; imported late, it imports this module
 
     now = utcnow()
     batch = Batch()
     async with runtime.unit_of_work() as session:
+        if first is not None:
+            await _lock_content_of(session, first)
         candidates = (
             await session.execute(
                 select(Delivery.id, Delivery.content_id)
@@ -93,12 +100,14 @@ async def claim_batch(runtime: Runtime, first: uuid.UUID | None, size: int) -> B
                     *([case((Delivery.id == first, 0), else_=1)] if first else []),
                     Delivery.next_attempt_at,
                 )
-                .limit(size)
+                .limit(size + 1)  # one more: whether more are due
                 .with_for_update(skip_locked=True, of=Delivery)
             )
         ).all()
         if not candidates:
             return batch
+        batch.more = len(candidates) > size
+        candidates = candidates[:size]
         items = {
             item.id: item
             for item in await session.scalars(
@@ -181,6 +190,18 @@ async def claim_batch(runtime: Runtime, first: uuid.UUID | None, size: int) -> B
             recorded[item.id] = item
         await engine.settle(session, list(recorded.values()))
     return batch
+
+
+async def _lock_content_of(session: AsyncSession, delivery_id: uuid.UUID) -> None:
+    """Wait for the lock on the row's content, holding nothing else yet (as the API's
+    transitions take it, before the content's rows): the job's own row is then never
+    skipped because a transition or a recorder held its content a moment. Other rows'
+    contents are only taken when free."""
+    content_id = await session.scalar(select(Delivery.content_id).where(Delivery.id == delivery_id))
+    if content_id is not None:
+        await session.execute(
+            select(ContentItem.id).where(ContentItem.id == content_id).with_for_update()
+        )
 
 
 async def _internal(

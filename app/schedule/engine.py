@@ -1,12 +1,13 @@
 """The delivery engine: claim due rows (`claiming`), perform their actions, record the
 outcomes, settle each content's status, and sweep for rows whose job was lost.
 
-An attempt claims a batch of rows with a lease in one short transaction, sends them at once
-outside any transaction, then records every outcome in one transaction. A worker that dies
-mid-send leaves leases that run out; the sweep then queues those rows again, and the send
-carries the same idempotency key (`webhook-id`). A delivered row has no action left, so it
-is never sent again. Hearth's own surfaces (forum, launcher feed) are changed inside the
-claiming transaction: exactly once.
+An attempt claims a batch of rows with a lease in one short transaction, sends them outside
+any transaction (at most `HEARTH_DELIVERY_CONCURRENCY` at a time per process), then records
+every outcome in one transaction. A worker that dies mid-batch leaves leases that run out;
+the sweep then queues those rows again, and the send carries the same idempotency key
+(`webhook-id`): what a batch had sent but not yet recorded may arrive twice, with one id. A
+delivered row has no action left, so it is never sent again. Hearth's own surfaces (forum,
+launcher feed) are changed inside the claiming transaction: exactly once.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from limits import RateLimitItemPerSecond
-from sqlalchemy import case, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.communities.platforms import PROFILES
@@ -45,56 +46,81 @@ async def attempt(runtime: Runtime, delivery_id: uuid.UUID) -> str:
     already running rather than by one job start per batch. Returns what happened, e.g.
     "29 done, 1 retry"."""
     settings = runtime.settings
-    size = settings.delivery_batch
     loop = asyncio.get_running_loop()
-    # The job's timeout is the lease: stop taking batches while one started now still ends
-    # well within it.
-    drain_until = loop.time() + (settings.lease_seconds - settings.webhook_timeout_seconds) / 2
+    slack = settings.lease_seconds - settings.webhook_timeout_seconds
+    # arq stops a job after `lease_seconds` (its timeout). No send may start that could end
+    # after that, less a margin to record it; and no batch is taken after half the slack.
+    deadline = utcnow() + timedelta(seconds=settings.lease_seconds - slack / 4)
+    drain_until = loop.time() + slack / 2
     # The job's own row goes first, alone, so that its send starts at once (the precision
     # of a post scheduled for a busy instant); the batches drained after it are full.
-    first = 1
-    batch = await claiming.claim_batch(runtime, delivery_id, first)
+    batch = await claiming.claim_batch(runtime, delivery_id, 1)
     if not batch:
         wait = await _early_by(runtime, delivery_id)
         if wait is None:
             return "not due"
         await asyncio.sleep(wait)
-        batch = await claiming.claim_batch(runtime, delivery_id, first)
+        batch = await claiming.claim_batch(runtime, delivery_id, 1)
     outcomes: Counter[str] = Counter()
-    asked = first
     while batch:
-        outcomes += await _perform(runtime, batch, delivery_id)
-        if len(batch.jobs) < asked or loop.time() >= drain_until:
+        outcomes += await _perform(runtime, batch, delivery_id, deadline)
+        if not batch.more or loop.time() >= drain_until:
             break  # the backlog is worked off, or the job's time is up
-        batch, asked = await claiming.claim_batch(runtime, None, size), size
+        batch = await claiming.claim_batch(runtime, None, settings.delivery_batch)
     return ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items())) or "not due"
 
 
-async def _perform(runtime: Runtime, batch: claiming.Batch, own: uuid.UUID) -> Counter[str]:
+async def _perform(
+    runtime: Runtime, batch: claiming.Batch, own: uuid.UUID, deadline: datetime
+) -> Counter[str]:
     """Send a claimed batch's rows and record the outcomes."""
     # The other rows' own jobs would find nothing left to do.
     await runtime.jobs.discard([job for row, job in batch.jobs.items() if row != own])
     ready, paced = await _pace(runtime, batch.outbound)
-    await _release(runtime, paced)
-    results = await asyncio.gather(*(_send(runtime, claimed) for claimed in ready))
-    sent = [(c, result) for c, result in zip(ready, results, strict=True) if result is not None]
-    late = [(c, 0.0) for c, result in zip(ready, results, strict=True) if result is None]
-    await _release(runtime, late)
-    outcomes = Counter(batch.settled) + await _record(runtime, sent)
-    for name, given_back in (("paced", paced), ("given back", late)):
-        if given_back:
-            outcomes[name] += len(given_back)
+    now = utcnow()
+    given_back = [(claimed, now + timedelta(seconds=wait)) for claimed, wait in paced]
+    sends = [asyncio.ensure_future(_send(runtime, claimed, deadline)) for claimed in ready]
+    try:
+        await asyncio.gather(*sends)
+    except asyncio.CancelledError:
+        # The job was stopped (a shutdown): what went out is recorded all the same, so that
+        # the sweep does not send it again.
+        finished = [
+            (claimed, send.result())
+            for claimed, send in zip(ready, sends, strict=True)
+            if send.done() and not send.cancelled() and send.result() is not None
+        ]
+        await asyncio.shield(_record(runtime, finished, []))
+        raise
+    sent = []
+    for claimed, send in zip(ready, sends, strict=True):
+        result = send.result()
+        if result is None:
+            given_back.append((claimed, utcnow()))
+        else:
+            sent.append((claimed, result))
+    outcomes = Counter(batch.settled) + await _record(runtime, sent, given_back)
+    if paced:
+        outcomes["paced"] += len(paced)
+    if len(given_back) > len(paced):
+        outcomes["given back"] += len(given_back) - len(paced)
     return outcomes
 
 
-async def _send(runtime: Runtime, claimed: Claimed) -> connectors.Result | None:
+async def _send(runtime: Runtime, claimed: Claimed, deadline: datetime) -> connectors.Result | None:
     """Send once one of the process's delivery slots is free; None when the wait left too
-    little of the lease for a send to finish within it (the row is given back)."""
+    little time for the send to end within the row's lease and the job's time (the row is
+    given back)."""
     async with runtime.delivery_slots:
         finish_by = utcnow() + timedelta(seconds=runtime.settings.webhook_timeout_seconds)
-        if finish_by >= claimed.lease:
+        if finish_by >= min(claimed.lease, deadline):
             return None
-        return await connectors.perform(runtime, claimed.task)
+        try:
+            return await connectors.perform(runtime, claimed.task)
+        except Exception as exc:  # a bug must not cost the rest of the batch its records
+            log.exception("content_send_failed", delivery_id=str(claimed.task.delivery_id))
+            error = f"Unexpected error while sending: {exc.__class__.__name__}."
+            return connectors.Result("retry", error=error)
 
 
 async def _early_by(runtime: Runtime, delivery_id: uuid.UUID) -> float | None:
@@ -129,56 +155,25 @@ async def _pace(
     return ready, paced
 
 
-async def _release(runtime: Runtime, paced: Sequence[tuple[Claimed, float]]) -> None:
-    """Give claims back without counting an attempt, due again after the seconds given
-    (once the channel has room, or at once)."""
-    if not paced:
-        return
-    now = utcnow()
-    async with runtime.unit_of_work() as session:
-        for claimed, wait in paced:
-            due = now + timedelta(seconds=wait)
-            released = await session.scalar(
-                update(Delivery)
-                .where(
-                    Delivery.id == claimed.task.delivery_id,
-                    Delivery.lease_until == claimed.lease,
-                )
-                .values(
-                    lease_until=None,
-                    next_attempt_at=due,
-                    action_attempts=Delivery.action_attempts - 1,
-                    attempts=Delivery.attempts - case((Delivery.action == "send", 1), else_=0),
-                    status=case((Delivery.action == "send", "pending"), else_=Delivery.status),
-                )
-                .returning(Delivery.id)
-                .execution_options(synchronize_session=False)
-            )
-            request = None if released is None else planning.request_for(released, due, now)
-            if request is not None:
-                jobs.defer(
-                    session,
-                    request.name,
-                    *request.args,
-                    job_id=request.job_id,
-                    defer_by=request.defer_by,
-                )
-
-
 async def _record(
-    runtime: Runtime, sent: Sequence[tuple[Claimed, connectors.Result]]
+    runtime: Runtime,
+    sent: Sequence[tuple[Claimed, connectors.Result]],
+    given_back: Sequence[tuple[Claimed, datetime]],
 ) -> Counter[str]:
-    """Record every outcome of a batch in one transaction: contents locked first, in id
-    order (as the API's transitions and other recorders do), then their rows."""
+    """Record a batch in one transaction: every outcome, and the claims given back without
+    counting an attempt (due again at the time given: once the channel has room, or at
+    once). Contents are locked first, in id order (as the API's transitions and other
+    recorders do), then their rows."""
     outcomes: Counter[str] = Counter()
-    if not sent:
+    claims = [claimed for claimed, _ in (*sent, *given_back)]
+    if not claims:
         return outcomes
     async with runtime.unit_of_work() as session:
         items = {
             item.id: item
             for item in await session.scalars(
                 select(ContentItem)
-                .where(ContentItem.id.in_({claimed.content_id for claimed, _ in sent}))
+                .where(ContentItem.id.in_({claimed.content_id for claimed in claims}))
                 .order_by(ContentItem.id)
                 .with_for_update()
             )
@@ -187,27 +182,47 @@ async def _record(
             row.id: row
             for row in await session.scalars(
                 select(Delivery)
-                .where(Delivery.id.in_([claimed.task.delivery_id for claimed, _ in sent]))
+                .where(Delivery.id.in_([claimed.task.delivery_id for claimed in claims]))
                 .order_by(Delivery.id)
                 .with_for_update()
                 .execution_options(populate_existing=True)
             )
         }
-        recorded: dict[uuid.UUID, ContentItem] = {}
-        for claimed, result in sent:
+
+        def still_ours(claimed: Claimed) -> Delivery | None:
             row = rows.get(claimed.task.delivery_id)
-            item = items.get(claimed.content_id)
-            if item is None or row is None:
+            if row is None or claimed.content_id not in items:
                 outcomes["gone"] += 1  # deleted (with its content or channel) meanwhile
-            elif row.lease_until != claimed.lease:
+                return None
+            if row.lease_until != claimed.lease:
                 # Our lease ran out and another attempt took over, or the row was given
                 # other work meanwhile (a retract after an edit).
                 outcomes["stale"] += 1
-            else:
+                return None
+            return row
+
+        now = utcnow()
+        for claimed, due in given_back:
+            if (row := still_ours(claimed)) is not None:
+                _give_back(session, row, due, now)
+        recorded: dict[uuid.UUID, ContentItem] = {}
+        for claimed, result in sent:
+            if (row := still_ours(claimed)) is not None:
+                item = items[claimed.content_id]
                 outcomes[await apply(session, runtime, row, item, result)] += 1
                 recorded[item.id] = item
         await settle(session, recorded.values())
     return outcomes
+
+
+def _give_back(session: AsyncSession, row: Delivery, due: datetime, now: datetime) -> None:
+    """Undo a claim whose action was not performed: no attempt counted, due at `due`."""
+    row.lease_until, row.next_attempt_at, row.updated_at = None, due, now
+    row.action_attempts -= 1
+    if row.action == "send":
+        row.attempts -= 1
+        row.status = "pending"
+    planning.enqueue(session, row, now)
 
 
 async def apply(

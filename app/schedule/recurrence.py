@@ -164,8 +164,9 @@ async def finish_if_done(session: AsyncSession, series: ContentItem, *, now: dat
             ).all()  # type: ignore[arg-type]
         )
     )
-    if copies["scheduled"] or copies["publishing"]:
-        return False
+    open_copies = ("draft", "in_review", "approved", "scheduled", "publishing")
+    if any(copies[status] for status in open_copies):
+        return False  # a copy is still to go out (or was sent back to be reworked)
     delivered = copies["published"] + copies["partially_published"] + copies["retracted"]
     failed = copies["failed"] + copies["partially_published"]
     if delivered:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest
@@ -55,20 +54,3 @@ def test_retry_after_and_discords_own() -> None:
 def test_a_message_already_deleted_counts_as_deleted() -> None:
     assert classify(task(ChannelKind.discord, "retract"), answer(404)).outcome == "done"
     assert classify(task(ChannelKind.discord, "update"), answer(404)).outcome == "failed"
-
-
-async def test_a_send_that_could_outlive_its_lease_is_given_back_unsent() -> None:
-    from datetime import timedelta
-
-    from app.core.db import utcnow
-    from app.schedule.claiming import Claimed
-    from app.schedule.engine import _send
-    from app.settings import Settings
-
-    class Runtime:  # only what `_send` reads before it would send
-        settings = Settings(_env_file=None, webhook_timeout_seconds=3, lease_seconds=5)
-        delivery_slots = asyncio.Semaphore(1)
-
-    late = Claimed(task(), utcnow() + timedelta(seconds=2), uuid.uuid4(), uuid.uuid4())
-    # The slot was free, but 2 s of lease left cannot hold a send of up to 3 s.
-    assert await _send(Runtime(), late) is None  # type: ignore[arg-type]

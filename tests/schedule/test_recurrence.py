@@ -257,7 +257,7 @@ async def test_a_series_started_mid_second_keeps_its_first_occurrence(
 async def test_a_series_whose_rule_runs_out_ends_once_its_last_copy_is_out(
     app: Any, client: httpx.AsyncClient, studio: Studio
 ) -> None:
-    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
     once = await draft(
         client,
         studio,
