@@ -38,6 +38,8 @@ SWEEP_BATCH = 500
 # A job that fires a moment before its row is due (clocks of API and worker differ
 # slightly) waits for it rather than leaving it to the next sweep.
 EARLY_WAIT_LIMIT = 2.0
+# A batch's outcomes are recorded at least this often (seconds) while its sends go on.
+RECORD_EVERY = 1.0
 
 
 async def attempt(runtime: Runtime, delivery_id: uuid.UUID) -> str:
@@ -73,37 +75,47 @@ async def attempt(runtime: Runtime, delivery_id: uuid.UUID) -> str:
 async def _perform(
     runtime: Runtime, batch: claiming.Batch, own: uuid.UUID, deadline: datetime
 ) -> Counter[str]:
-    """Send a claimed batch's rows and record the outcomes."""
+    """Send a claimed batch's rows and record the outcomes as they come: a slow receiver
+    does not keep the others' sends unrecorded (what a crash would send again)."""
     # The other rows' own jobs would find nothing left to do.
     await runtime.jobs.discard([job for row, job in batch.jobs.items() if row != own])
     ready, paced = await _pace(runtime, batch.outbound)
     now = utcnow()
     given_back = [(claimed, now + timedelta(seconds=wait)) for claimed, wait in paced]
-    sends = [asyncio.ensure_future(_send(runtime, claimed, deadline)) for claimed in ready]
+    outcomes = Counter(batch.settled)
+    if paced:
+        outcomes["paced"] += len(paced)
+    claim_of = {asyncio.ensure_future(_send(runtime, c, deadline)): c for c in ready}
+    unrecorded, pending = dict(claim_of), set(claim_of)
     try:
-        await asyncio.gather(*sends)
+        while pending:
+            done, pending = await asyncio.wait(pending, timeout=RECORD_EVERY)
+            sent = []
+            for send in done:
+                if (result := send.result()) is None:
+                    given_back.append((claim_of[send], utcnow()))
+                    outcomes["given back"] += 1
+                else:
+                    sent.append((claim_of[send], result))
+            # The last round also gives back what was paced or too late.
+            outcomes += await _record(runtime, sent, [] if pending else given_back)
+            for send in done:
+                del unrecorded[send]
+        if not claim_of:
+            outcomes += await _record(runtime, [], given_back)
     except asyncio.CancelledError:
         # The job was stopped (a shutdown): what went out is recorded all the same, so that
-        # the sweep does not send it again.
+        # the sweep does not send it again. (Recording twice is harmless: the second finds
+        # the lease, its token, gone.)
+        for send in pending:
+            send.cancel()
         finished = [
             (claimed, send.result())
-            for claimed, send in zip(ready, sends, strict=True)
+            for send, claimed in unrecorded.items()
             if send.done() and not send.cancelled() and send.result() is not None
         ]
         await asyncio.shield(_record(runtime, finished, []))
         raise
-    sent = []
-    for claimed, send in zip(ready, sends, strict=True):
-        result = send.result()
-        if result is None:
-            given_back.append((claimed, utcnow()))
-        else:
-            sent.append((claimed, result))
-    outcomes = Counter(batch.settled) + await _record(runtime, sent, given_back)
-    if paced:
-        outcomes["paced"] += len(paced)
-    if len(given_back) > len(paced):
-        outcomes["given back"] += len(given_back) - len(paced)
     return outcomes
 
 

@@ -296,3 +296,27 @@ async def test_an_edit_landing_during_a_retract_does_not_count_as_the_retract(
 
     row = await eventually(refused)
     assert row["status"] == "delivered" and "Missing Permissions" in row["retract_error"]
+
+
+async def test_a_slow_receiver_does_not_hold_back_the_others_status(
+    client: httpx.AsyncClient, studio: Studio, receiver: Receiver
+) -> None:
+    """Rows sent in one batch are recorded as their answers come: the fast channel shows
+    `delivered` while the slow one is still being sent to."""
+    release = threading.Event()
+    receiver.script("/slack", Reply(200, b"ok", hold=release))
+    item = await draft(
+        client, studio, channel_ids=[studio.channels[k] for k in ("slack", "webhook")]
+    )
+    await act(client, studio, item, "publish")
+    try:
+
+        async def webhook_delivered() -> bool:
+            return (await rows(client, studio, item))["webhook"]["status"] == "delivered"
+
+        await eventually(webhook_delivered)
+        assert (await rows(client, studio, item))["slack"]["status"] == "sending"
+    finally:
+        release.set()
+    published = await until_status(client, studio, item, "published")
+    assert published["status"] == "published"
