@@ -70,7 +70,7 @@ class Batch:
     settled: dict[str, int] = field(default_factory=dict)  # outcome -> rows
     # Row -> the id of the job queued for it at its due time (if that job is still queued).
     jobs: dict[uuid.UUID, str] = field(default_factory=dict)
-    # Whether more rows were due than the claim took.
+    # Whether more rows may be due: the claim found as many as it looked for.
     more: bool = False
 
     def count(self, outcome: str) -> None:
@@ -100,14 +100,13 @@ async def claim_batch(runtime: Runtime, first: uuid.UUID | None, size: int) -> B
                     *([case((Delivery.id == first, 0), else_=1)] if first else []),
                     Delivery.next_attempt_at,
                 )
-                .limit(size + 1)  # one more: whether more are due
+                .limit(size)
                 .with_for_update(skip_locked=True, of=Delivery)
             )
         ).all()
         if not candidates:
             return batch
-        batch.more = len(candidates) > size
-        candidates = candidates[:size]
+        batch.more = len(candidates) == size
         items = {
             item.id: item
             for item in await session.scalars(

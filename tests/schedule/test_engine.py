@@ -7,8 +7,11 @@ import asyncio
 import uuid
 from datetime import datetime, timedelta
 
+import pytest
+
 from app.communities.platforms import ChannelKind
 from app.core.db import utcnow
+from app.schedule import connectors
 from app.schedule.claiming import Claimed
 from app.schedule.connectors import Task
 from app.schedule.engine import _send
@@ -53,3 +56,64 @@ async def test_a_bug_while_sending_is_a_retry_not_a_lost_batch() -> None:
     result = await _send(Runtime(), claimed(9), far())  # type: ignore[arg-type]
     assert result is not None and result.outcome == "retry"
     assert "KeyError" in (result.error or "")
+
+
+@pytest.mark.both_backends
+async def test_claims_at_once_take_disjoint_batches_and_one_record_settles_them_all(
+    settings: Settings,
+) -> None:
+    """Claims running together never take one row twice; recording their batches
+    publishes every item (one content.published each)."""
+    from app.schedule import claiming, engine
+    from tests.conftest import (
+        REDIS_URL,
+        http_client,
+        make_org,
+        make_settings,
+        redis_or_skip,
+        running_app,
+    )
+    from tests.schedule.conftest import draft, emitted, make_studio
+
+    await redis_or_skip()
+    # Jobs go to a queue no worker reads: the rows wait for the claims below.
+    quiet = make_settings(
+        settings.database_url, redis_url=REDIS_URL, queue_name=f"hearth-test:{uuid.uuid4().hex}"
+    )
+    async with running_app(quiet) as app, http_client(app) as client:
+        studio = await make_studio(client, await make_org(client, "Starfall"), kinds=())
+        channel_ids = []
+        for n in range(3):
+            channel = await client.post(
+                f"/v1/communities/{studio.community_id}/channels",
+                json={
+                    "name": f"tool-{n}",
+                    "kind": "webhook",
+                    "config": {"url": "http://127.0.0.1:9/"},
+                },
+                headers=studio.auth(),
+            )
+            assert channel.status_code == 201, channel.text
+            channel_ids.append(channel.json()["id"])
+        for n in range(4):  # 12 rows due
+            item = await draft(client, studio, title=f"Item {n}", channel_ids=channel_ids)
+            published = await client.post(
+                f"/v1/content/{item['id']}/publish", headers=studio.auth()
+            )
+            assert published.status_code == 202, published.text
+        runtime = app.state.runtime
+        together = await asyncio.gather(
+            claiming.claim_batch(runtime, None, 8), claiming.claim_batch(runtime, None, 8)
+        )
+        batches = list(together)
+        # A row whose content the other claim held is left for a later claim.
+        while leftover := await claiming.claim_batch(runtime, None, 8):
+            batches.append(leftover)
+        claimed = [c.task.delivery_id for batch in batches for c in batch.outbound]
+        assert len(claimed) == len(set(claimed)) == 12  # each row by exactly one claim
+        done = connectors.Result("done", status_code=200)
+        for batch in batches:
+            outcomes = await engine._record(runtime, [(c, done) for c in batch.outbound], [])
+            assert outcomes == {"done": len(batch.outbound)}
+        assert len(await emitted(app, "content.published")) == 4
+        assert not await claiming.claim_batch(runtime, None, 8)  # nothing due any more
