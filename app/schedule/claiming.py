@@ -117,7 +117,8 @@ async def claim_batch(runtime: Runtime, first: uuid.UUID | None, size: int) -> B
             )
         }
         lease = now + timedelta(seconds=runtime.settings.lease_seconds)
-        claimed_ids = list(
+        # The claim, returning the claimed rows themselves (no second read).
+        rows = list(
             await session.scalars(
                 update(Delivery)
                 .where(
@@ -130,20 +131,13 @@ async def claim_batch(runtime: Runtime, first: uuid.UUID | None, size: int) -> B
                     attempts=Delivery.attempts + case((Delivery.action == "send", 1), else_=0),
                     status=case((Delivery.action == "send", "sending"), else_=Delivery.status),
                 )
-                .returning(Delivery.id)
-                .execution_options(synchronize_session=False)
+                .returning(Delivery)
+                .execution_options(synchronize_session=False, populate_existing=True)
             )
         )
-        if not claimed_ids:
+        if not rows:
             return batch
-        rows = list(
-            await session.scalars(
-                select(Delivery)
-                .where(Delivery.id.in_(claimed_ids))
-                .order_by(Delivery.next_attempt_at, Delivery.id)
-                .execution_options(populate_existing=True)
-            )
-        )
+        rows.sort(key=lambda row: (row.next_attempt_at, row.id))
         channels = {
             channel.id: channel
             for channel in await session.scalars(
