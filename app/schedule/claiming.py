@@ -29,7 +29,7 @@ from app.communities.platforms import ChannelKind
 from app.core.db import utcnow
 from app.core.errors import AppError
 from app.core.runtime import Runtime
-from app.schedule import connectors, planning
+from app.schedule import connectors, planning, recording
 from app.schedule.content import to_out
 from app.schedule.models import ContentItem, Delivery
 from app.schedule.render import ChannelRef, render
@@ -85,8 +85,6 @@ async def claim_batch(runtime: Runtime, first: uuid.UUID | None, size: int) -> B
     longest due first. Forum and feed actions are done here, in the claim's transaction,
     so they happen exactly once; skipped and refused rows are recorded here too. Returns
     the rows left to send over HTTP."""
-    from app.schedule import engine  # the recorder; imported late, it imports this module
-
     now = utcnow()
     batch = Batch()
     async with runtime.unit_of_work() as session:
@@ -179,9 +177,9 @@ async def claim_batch(runtime: Runtime, first: uuid.UUID | None, size: int) -> B
             else:
                 batch.outbound.append(Claimed(task, lease, channel.id, item.id))
                 continue
-            batch.count(await engine.apply(session, runtime, row, item, result))
+            batch.count(await recording.apply(session, runtime, row, item, result))
             recorded[item.id] = item
-        await engine.settle(session, list(recorded.values()))
+        await recording.settle(session, list(recorded.values()))
     return batch
 
 

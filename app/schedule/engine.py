@@ -1,5 +1,6 @@
 """The delivery engine: claim due rows (`claiming`), perform their actions, record the
-outcomes, settle each content's status, and sweep for rows whose job was lost.
+outcomes (`recording`: each row, then each content's status), and sweep for rows whose job
+was lost.
 
 An attempt claims a batch of rows with a lease in one short transaction, sends them outside
 any transaction (at most `HEARTH_DELIVERY_CONCURRENCY` at a time per process), then records
@@ -15,21 +16,19 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import structlog
 from limits import RateLimitItemPerSecond
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
 from app.communities.platforms import PROFILES
-from app.core import events, jobs, outbound
+from app.core import jobs
 from app.core.db import utcnow
 from app.core.runtime import Runtime
-from app.schedule import claiming, connectors, planning
+from app.schedule import claiming, connectors, planning, recording
 from app.schedule.claiming import Claimed
-from app.schedule.content import event_payload
 from app.schedule.models import ContentItem, Delivery
 
 log = structlog.get_logger("hearth.schedule")
@@ -216,151 +215,15 @@ async def _record(
         now = utcnow()
         for claimed, due in given_back:
             if (row := still_ours(claimed)) is not None:
-                _give_back(session, row, due, now)
+                recording.give_back(session, row, due, now)
         recorded: dict[uuid.UUID, ContentItem] = {}
         for claimed, result in sent:
             if (row := still_ours(claimed)) is not None:
                 item = items[claimed.content_id]
-                outcomes[await apply(session, runtime, row, item, result)] += 1
+                outcomes[await recording.apply(session, runtime, row, item, result)] += 1
                 recorded[item.id] = item
-        await settle(session, recorded.values())
+        await recording.settle(session, recorded.values())
     return outcomes
-
-
-def _give_back(session: AsyncSession, row: Delivery, due: datetime, now: datetime) -> None:
-    """Undo a claim whose action was not performed: no attempt counted, due at `due`."""
-    row.lease_until, row.next_attempt_at, row.updated_at = None, due, now
-    row.action_attempts -= 1
-    if row.action == "send":
-        row.attempts -= 1
-        row.status = "pending"
-    planning.enqueue(session, row, now)
-
-
-async def apply(
-    session: AsyncSession,
-    runtime: Runtime,
-    row: Delivery,
-    item: ContentItem,
-    result: connectors.Result,
-) -> str:
-    """Record one action's result on its row (the caller settles the content after)."""
-    now = utcnow()
-    action = row.action
-    row.lease_until, row.updated_at = None, now
-    row.last_status_code = result.status_code
-    outcome = result.outcome
-    delay = None
-    if outcome == "retry":
-        schedule = runtime.settings.delivery_retry_schedule
-        delay = outbound.retry_delay(schedule, row.action_attempts, result.retry_after)
-        if delay is None:
-            outcome = "failed"
-    if outcome == "done":
-        _done(row, item, result, now)
-    elif outcome == "failed":
-        await _failed(session, row, item, result)
-    else:
-        row.last_error = result.error
-        row.next_attempt_at = now + timedelta(seconds=delay or 0)
-        if action == "send":
-            row.status = "pending"
-        log.warning(
-            "content_delivery_retry",
-            delivery_id=str(row.id),
-            action=action,
-            attempt=row.action_attempts,
-            error=result.error,
-            next_attempt_at=row.next_attempt_at.isoformat(),
-        )
-    planning.enqueue(session, row, now)
-    return outcome
-
-
-def _done(row: Delivery, item: ContentItem, result: connectors.Result, now: datetime) -> None:
-    action = row.action
-    row.last_error, row.action, row.next_attempt_at = None, None, None
-    if action == "send":
-        row.status, row.delivered_at = "delivered", now
-        row.external_id = result.external_id
-        if item.status == "retracted":
-            # Retracted while this was on its way: take it down too.
-            planning.start_follow_up(row, "retract", now)
-    elif action == "retract":
-        row.status, row.retract_error = "retracted", None
-
-
-async def _failed(
-    session: AsyncSession, row: Delivery, item: ContentItem, result: connectors.Result
-) -> None:
-    action = row.action
-    row.action, row.next_attempt_at = None, None
-    if action == "retract":
-        row.retract_error = result.error
-    else:
-        row.last_error = result.error
-    if action == "send":
-        row.status = "failed"
-        await events.emit(
-            session,
-            item.org_id,
-            "delivery.failed",
-            {
-                "delivery_id": str(row.id),
-                "content_id": str(item.id),
-                "channel_id": str(row.channel_id),
-                "channel_kind": row.channel_kind,
-                "attempts": row.attempts,
-                "error": result.error,
-            },
-        )
-    log.warning(
-        "content_delivery_failed",
-        delivery_id=str(row.id),
-        action=action,
-        status_code=result.status_code,
-        error=result.error,
-    )
-
-
-async def settle(session: AsyncSession, items: Iterable[ContentItem]) -> None:
-    """Once no row of a publishing item waits, its status follows its rows: published,
-    partially published or failed (and the matching event goes out, once). One query for
-    all the items of a batch."""
-    publishing = {item.id: item for item in items if item.status == "publishing"}
-    if not publishing:
-        return
-    await session.flush()
-    counts: dict[uuid.UUID, Counter[str]] = {content_id: Counter() for content_id in publishing}
-    for content_id, status, n in await session.execute(
-        select(Delivery.content_id, Delivery.status, func.count())
-        .where(Delivery.content_id.in_(publishing))
-        .group_by(Delivery.content_id, Delivery.status)
-    ):
-        counts[content_id][status] = n
-    now = utcnow()
-    settled = []
-    for content_id, item in publishing.items():
-        count = counts[content_id]
-        if count["pending"] or count["sending"]:
-            continue
-        delivered = count["delivered"] + count["retracted"]
-        failed = count["failed"]
-        if delivered and not failed:
-            item.status = "published"
-        elif delivered:
-            item.status = "partially_published"
-        else:
-            item.status = "failed"
-        if delivered:
-            item.published_at = item.published_at or now
-        payload = {
-            **event_payload(item),
-            "deliveries": {"delivered": delivered, "failed": failed},
-        }
-        kind = "content.failed" if item.status == "failed" else "content.published"
-        settled.append(events.event_row(item.org_id, kind, payload))
-    await events.emit_all(session, settled)
 
 
 async def sweep(runtime: Runtime) -> int:
