@@ -12,6 +12,7 @@ import ssl
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 from sqlalchemy.exc import DBAPIError
@@ -89,10 +90,13 @@ def tls_context() -> ssl.SSLContext:
 
 def new_http_client() -> httpx.AsyncClient:
     # Redirects are never followed: a 3xx from a receiver is a failed delivery, and following
-    # it would skip the SSRF check on the redirect target.
+    # it would skip the SSRF check on the redirect target. Cookies are never kept: one client
+    # serves every tenant's receivers, and sends go to pinned addresses, so a cookie one
+    # receiver set would ride along to any other receiver on the same address.
     return httpx.AsyncClient(
         verify=tls_context(),
         follow_redirects=False,
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         headers={"User-Agent": f"Hearth/{__version__} (+https://hearth.dev)"},
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
     )

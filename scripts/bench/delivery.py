@@ -187,7 +187,8 @@ def raw_runs(
     scheduled: list[tuple[str, str, str, bytes]],
 ) -> dict[str, Run]:
     """The raw loop, in a process of its own: the fan-out bodies kept alive (the goal's
-    baseline) and with `Connection: close` (as Hearth sends), then the scheduled bodies."""
+    baseline) and with `Connection: close` (as Hearth sends to https:// receivers), then the
+    scheduled bodies."""
     runs = {}
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
         for key, label, messages, close in (
@@ -442,7 +443,8 @@ def report(
     )
     close = raw["fanout_close"].rate
     print(
-        "         (against the raw loop with Connection: close, as Hearth sends:"
+        "         (against the raw loop with Connection: close, as Hearth sends to https://"
+        " receivers:"
         f" {fmt((fanout.rate or 0.0) / close if close else None, '.2f')})"
     )
     complete = len(scheduled.arrivals) == scheduled.expected

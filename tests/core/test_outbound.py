@@ -9,7 +9,8 @@ import pytest
 
 from app.core import outbound
 from app.core.outbound import OutboundPolicy, UnsafeURL
-from tests.receiver import Receiver
+from app.core.runtime import new_http_client
+from tests.receiver import Receiver, Reply
 
 STRICT = OutboundPolicy.from_entries([])
 
@@ -128,3 +129,27 @@ async def test_send_connects_to_the_checked_address_with_the_original_host_heade
 )
 def test_retry_after_parsing(header: str | None, seconds: float | None) -> None:
     assert outbound.parse_retry_after(header) == seconds
+
+
+
+async def test_a_receivers_cookie_is_never_sent_to_another_receiver() -> None:
+    """One client serves every tenant's receivers on pinned addresses: a cookie set by one
+    receiver must not ride along to the next (nor back to the same one)."""
+    receiver = Receiver()
+    try:
+        receiver.script("/a", then=Reply(headers={"Set-Cookie": "session=tenant-a; Path=/"}))
+        policy = OutboundPolicy.from_entries(["127.0.0.1"])
+        client = new_http_client()
+        try:
+            for path in ("/a", "/b", "/a"):
+                answer = await outbound.post(
+                    client, receiver.url(path), policy, content=b"{}", headers={}, timeout=5
+                )
+                assert answer.ok
+        finally:
+            await client.aclose()
+        sent = receiver.received()
+        assert [r.path for r in sent] == ["/a", "/b", "/a"]
+        assert all("cookie" not in {name.lower() for name in r.headers} for r in sent)
+    finally:
+        receiver.close()
