@@ -131,7 +131,6 @@ def test_retry_after_parsing(header: str | None, seconds: float | None) -> None:
     assert outbound.parse_retry_after(header) == seconds
 
 
-
 async def test_a_receivers_cookie_is_never_sent_to_another_receiver() -> None:
     """One client serves every tenant's receivers on pinned addresses: a cookie set by one
     receiver must not ride along to the next (nor back to the same one)."""
