@@ -9,13 +9,20 @@ from strawberry.tools import merge_types
 
 from app.communities import graphql as communities_graphql
 from app.core.graphql import DATETIME, Schema, extensions
+from app.feeds import graphql as feeds_graphql
 from app.forum import graphql as forum_graphql
 from app.orgs import graphql as orgs_graphql
 from app.schedule import graphql as schedule_graphql
 
 Query = merge_types(
     "Query",
-    (orgs_graphql.Query, communities_graphql.Query, forum_graphql.Query, schedule_graphql.Query),
+    (
+        orgs_graphql.Query,
+        communities_graphql.Query,
+        forum_graphql.Query,
+        schedule_graphql.Query,
+        feeds_graphql.Query,
+    ),
 )
 Mutation = merge_types(
     "Mutation",

@@ -19,6 +19,10 @@ from app.core.jobs import ArqJobQueue, InProcessJobQueue, JobQueue, RowsOnlyQueu
 from app.core.logging import configure_logging
 from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.core.runtime import Runtime, new_http_client
+from app.feeds.cache import FeedCache
+from app.feeds.events import EventWriter
+from app.feeds.front import FeedFront
+from app.feeds.rest import router as feeds_router
 from app.forum import members
 from app.forum.rest import routers as forum_routers
 from app.graphql import schema
@@ -81,9 +85,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if isinstance(queue, InProcessJobQueue):
             queue.start({"runtime": runtime})
         app.state.runtime = runtime
+        app.state.feed_events = EventWriter(runtime.db)
+        app.state.feed_events.start()
         try:
             yield
         finally:
+            await app.state.feed_events.close()
             await runtime.close()
 
     app = FastAPI(
@@ -112,7 +119,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Location", "X-Request-ID", "Retry-After"],
             max_age=600,
         )
-    app.add_middleware(RequestContextMiddleware)  # outermost: sees every response
+    app.add_middleware(RequestContextMiddleware)  # sees every response but cached feeds'
+    # Outermost: a launcher feed's cached answer is sent before anything else runs.
+    app.add_middleware(FeedFront)
+    app.state.feed_cache = FeedCache(settings)
     routers = (
         pages.router,
         ops_router,
@@ -122,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         schedule_router,
         planning_router,
         assets_router,
+        feeds_router,
         webhooks_router,
     )
     for router in routers:

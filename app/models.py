@@ -3,6 +3,7 @@
 from app.communities.models import Channel, Community
 from app.core.db import Base
 from app.core.events import OutboxEvent
+from app.feeds.models import FeedEvent
 from app.forum.models import (
     Category,
     InboxItem,
@@ -28,6 +29,7 @@ __all__ = [
     "ContentChannel",
     "ContentItem",
     "Delivery",
+    "FeedEvent",
     "InboxItem",
     "Member",
     "Organisation",

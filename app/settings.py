@@ -80,6 +80,15 @@ class Settings(BaseSettings):
     # How often an arq worker looks for jobs that fell due (a scheduled post's precision).
     worker_poll_seconds: float = Field(0.1, gt=0, le=5)
 
+    # Launcher feeds: answers cached per process up to this many bytes (0: no cache); how
+    # often a replica checks a feed's version (a change shows within this time); what
+    # players' launchers and CDNs may cache.
+    feed_cache_bytes: int = Field(64 * 1_048_576, ge=0)
+    feed_check_seconds: float = Field(1.0, gt=0, le=60)
+    feed_max_age: int = Field(60, ge=0, le=86_400)
+    feed_stale_while_revalidate: int = Field(600, ge=0, le=86_400)
+    rate_limit_feed_events: str = "60/minute"
+
     # Members and forum
     member_token_leeway_seconds: int = Field(30, ge=0, le=300)
     member_token_max_lifetime_seconds: int = Field(24 * 3600, ge=60)
@@ -89,7 +98,10 @@ class Settings(BaseSettings):
     rate_limit_ip_writes: str = "300/minute"
 
     @field_validator(
-        "rate_limit_member_posts", "rate_limit_member_reactions", "rate_limit_ip_writes"
+        "rate_limit_member_posts",
+        "rate_limit_member_reactions",
+        "rate_limit_ip_writes",
+        "rate_limit_feed_events",
     )
     @classmethod
     def _rate_limit(cls, value: str) -> str:

@@ -66,7 +66,19 @@ VALID_QUERIES = {
     ("GET", "/v1/communities/{community_id}/calendar"): RANGE,
     ("GET", "/v1/communities/{community_id}/calendar.ics"): RANGE,
 }
-PUBLIC = {"/healthz", "/readyz", "/metrics", "/graphql", "/v1/assets/{asset_id}/content"}
+PUBLIC = {
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/graphql",
+    "/v1/assets/{asset_id}/content",
+    # Launcher feeds: public by design; a feed is named by an id or a slug (tests/feeds).
+    "/v1/feeds/{feed}",
+    "/v1/feeds/{feed}/feed.json",
+    "/v1/feeds/{feed}/rss",
+    "/v1/feeds/{feed}/atom",
+    "/v1/feeds/{feed}/events",
+}
 
 
 def routes() -> list[tuple[str, str]]:

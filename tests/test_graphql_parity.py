@@ -19,6 +19,7 @@ from graphql import (
 from pydantic import AwareDatetime, BaseModel
 
 from app.communities.schemas import ChannelOut, CommunityOut
+from app.feeds.schemas import FeedItemOut, FeedOut
 from app.graphql import schema
 from app.schedule.schemas import (
     CalendarEntry,
@@ -42,6 +43,8 @@ PAIRS: dict[type[BaseModel], tuple[str, dict[str, str]]] = {
     CheckResult: ("CheckResult", {}),
     PreviewOut: ("Preview", {}),
     ChannelOut: ("Channel", {}),
+    FeedOut: ("Feed", {}),
+    FeedItemOut: ("FeedItem", {}),
     CommunityOut: (
         "Community",
         {

@@ -61,6 +61,11 @@ class Channel(Base):
     # the server (two requests racing for one slug cannot both win), and indexed, as the
     # public feed will look feeds up by it.
     public_slug: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # What a launcher feed shows changed (an item went live, was edited or taken down, the
+    # feed itself was renamed): bumped in the transaction of the change. API replicas compare
+    # it with their cached answers at most once a second.
+    feed_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    feed_changed_at: Mapped[datetime | None]  # when, for Last-Modified; None: never
     enabled: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.communities.models import Community
+from app.communities.models import Channel, Community
+from app.communities.platforms import ChannelKind
 from app.communities.schemas import (
     CommunityCreate,
     CommunityOut,
@@ -149,8 +151,32 @@ async def update_community(
     await flush_or_conflict(
         session, f"A community with the slug '{community.slug}' already exists."
     )
+    if {"name", "default_locale", "locales"} & changes.keys():
+        await touch_feeds(session, community_id=community.id)  # their title and locales
     await events.emit(session, actor.org_id, "community.updated", _payload(community))
     return community
+
+
+async def touch_feeds(
+    session: AsyncSession,
+    *,
+    community_id: uuid.UUID | None = None,
+    channel_ids: Iterable[uuid.UUID | str] = (),
+) -> None:
+    """What these launcher feeds show has changed (all of a community's, or the listed
+    channels' that are feeds): API replicas drop their cached answers within a second."""
+    stmt = update(Channel).where(Channel.kind == ChannelKind.launcher_feed.value)
+    if community_id is not None:
+        stmt = stmt.where(Channel.community_id == community_id)
+    else:
+        ids = [uuid.UUID(str(cid)) for cid in channel_ids]
+        if not ids:
+            return
+        stmt = stmt.where(Channel.id.in_(ids))
+    await session.execute(
+        stmt.values(feed_version=Channel.feed_version + 1, feed_changed_at=utcnow()),
+        execution_options={"synchronize_session": False},
+    )
 
 
 async def delete_community(session: AsyncSession, actor: Actor, community_id: uuid.UUID) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 HTTP_REQUESTS = Counter(
     "hearth_http_requests",
@@ -34,4 +34,13 @@ CHANNEL_SENDS = Counter(
     "hearth_channel_sends",
     "Messages sent to channels, by channel kind and outcome (success, failure, error, blocked).",
     ["kind", "outcome"],
+)
+FEED_ANSWERS = Counter(
+    "hearth_feed_answers",
+    "Launcher feed answers by the feed cache: hit (a cached 200), not_modified (a 304 from"
+    " the cache) and miss (rendered by the API).",
+    ["outcome"],
+)
+FEED_CACHE_BYTES = Gauge(
+    "hearth_feed_cache_bytes", "Bytes of launcher feed answers held in this process's cache."
 )

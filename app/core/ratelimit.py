@@ -38,6 +38,7 @@ class RateLimiter:
             "member_posts": settings.rate_limit_member_posts,
             "member_reactions": settings.rate_limit_member_reactions,
             "ip_writes": settings.rate_limit_ip_writes,
+            "feed_events": settings.rate_limit_feed_events,
         }
         redis_url = settings.redis_url
         if not redis_url:

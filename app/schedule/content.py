@@ -278,6 +278,9 @@ async def update_content(
         await set_assets(session, item)
     item.version += 1
     item.updated_at = utcnow()
+    if item.status in (*PUBLISHED, "failed"):
+        # Launcher feeds render the item as it is now (redeliver or not).
+        await communities.touch_feeds(session, channel_ids=item.channel_ids)
     await session.flush()
     return item, data.redeliver and item.status in PUBLISHED
 

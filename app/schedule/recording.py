@@ -13,6 +13,8 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.communities import service as communities
+from app.communities.platforms import ChannelKind
 from app.core import events, outbound
 from app.core.db import utcnow
 from app.core.runtime import Runtime
@@ -59,6 +61,8 @@ async def apply(
             error=result.error,
             next_attempt_at=row.next_attempt_at.isoformat(),
         )
+    if outcome == "done" and row.channel_kind == ChannelKind.launcher_feed:
+        await communities.touch_feeds(session, channel_ids=[row.channel_id])
     planning.enqueue(session, row, now)
     return outcome
 

@@ -248,6 +248,8 @@ async def retract(
         raise conflict_with_status(item, "retracted")
     item.status, item.retracted_at, item.retract_reason = "retracted", utcnow(), reason
     _touch(item)
+    # Out of every launcher feed at once, before its feed rows are recorded as retracted.
+    await communities.touch_feeds(session, channel_ids=item.channel_ids)
     await planning.follow_up(session, item, "retract")
     await _emit(session, item, "content.retracted", reason=reason)
     return item

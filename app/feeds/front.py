@@ -1,0 +1,134 @@
+"""The ASGI layer in front of FastAPI for `/v1/feeds/…`: CORS for any origin, HEAD, and
+cached answers (200 and 304) straight from the process's feed cache, without FastAPI's
+routing, dependencies or a database round trip. What it cannot answer from the cache
+(a miss, an unknown feed, a bad query, events, the embed) goes on to the routes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.errors import ValidationFailed
+from app.feeds import cache as feed_cache
+from app.feeds.cache import CORS_HEADERS, Answer, FeedCache, cache_key, not_modified
+from app.feeds.query import FORMATS, parse
+from app.settings import Settings
+
+PREFIX = "/v1/feeds/"
+_PATH = re.compile(r"/v1/feeds/([^/]{1,100})(/feed\.json|/rss|/atom)?")
+_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](?::[0-9]{1,5})?")
+_PREFLIGHT = (
+    *CORS_HEADERS,
+    (b"access-control-allow-methods", b"GET, HEAD, POST, OPTIONS"),
+    (b"access-control-allow-headers", b"Content-Type, If-None-Match, If-Modified-Since"),
+    (b"access-control-max-age", b"86400"),
+)
+
+
+def base_url(scope: Scope, settings: Settings) -> str:
+    """Where the URLs in a feed point: HEARTH_PUBLIC_URL, else the address the request
+    came to (a Host header that is not a host name is not echoed)."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = _header(scope, b"host")
+    if not host or not _HOST.fullmatch(host):
+        server = scope.get("server") or ("localhost", None)
+        host = server[0] if server[1] in (None, 80, 443) else f"{server[0]}:{server[1]}"
+    return f"{scope.get('scheme', 'http')}://{host}"
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def feed_route(path: str) -> tuple[str, str] | None:
+    """(feed name, format) of a feed URL; None for other paths under /v1/feeds/."""
+    match = _PATH.fullmatch(path)
+    if match is None:
+        return None
+    return match.group(1), FORMATS[match.group(2) or ""]
+
+
+class FeedFront:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        if method == "OPTIONS":
+            await _send(send, 204, _PREFLIGHT, b"")
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *CORS_HEADERS]}
+            await send(message)
+
+        route = feed_route(scope["path"]) if method in ("GET", "HEAD") else None
+        if route is not None and await self._from_cache(scope, send, *route):
+            return
+        if method == "HEAD":
+            # The routes are GET; a HEAD is the same answer without its body.
+            scope = {**scope, "method": "GET"}
+            await self.app(scope, receive, _without_body(send_with_cors))
+            return
+        await self.app(scope, receive, send_with_cors)
+
+    async def _from_cache(self, scope: Scope, send: Send, name: str, fmt: str) -> bool:
+        state = scope["app"].state
+        cache: FeedCache = state.feed_cache
+        try:
+            query = parse(scope["query_string"], _header(scope, b"accept-language"))
+        except ValidationFailed:
+            return False  # the route answers the 422
+        known, ref = cache.directory.fresh(name)
+        if not known:
+            ref = await cache.find(state.runtime, name)
+        if ref is None:
+            return False
+        answer = cache.cached(cache_key(ref, fmt, query, base_url(scope, cache.settings)), ref)
+        if answer is None:
+            feed_cache.count("miss")
+            return False
+        status, headers, body = reply(
+            answer,
+            _header(scope, b"if-none-match"),
+            _header(scope, b"if-modified-since"),
+            head=scope["method"] == "HEAD",
+        )
+        feed_cache.count("hit" if status == 200 else "not_modified")
+        await _send(send, status, (*headers, *CORS_HEADERS), body)
+        return True
+
+
+def reply(
+    answer: Answer, if_none_match: str | None, if_modified_since: str | None, *, head: bool
+) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes]:
+    """Status, headers and body for an answer: 304 when the client's copy is current."""
+    if not_modified(answer, if_none_match, if_modified_since):
+        return 304, tuple((k, v) for k, v in answer.headers if k != b"content-type"), b""
+    length = (b"content-length", str(len(answer.body)).encode())
+    return 200, (*answer.headers, length), b"" if head else answer.body
+
+
+async def _send(send: Send, status: int, headers: Any, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": list(headers)})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _without_body(send: Send) -> Send:
+    async def send_head(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return send_head

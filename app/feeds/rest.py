@@ -1,0 +1,153 @@
+"""REST: the public launcher feed in four formats, and players' events.
+
+The answers are usually given by `app.feeds.front` from its cache; these routes render
+what it does not have (and document the API). No authentication: a feed is public.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Path, Query, Request, Response, status
+
+from app.core.deps import RuntimeDep, client_ip
+from app.core.errors import NotFound, problem_responses
+from app.core.ratelimit import ip_bucket
+from app.feeds import events, formats
+from app.feeds.cache import FeedCache
+from app.feeds.front import base_url, reply
+from app.feeds.query import MAX_LIMIT, TAG, parse
+from app.feeds.schemas import FeedEventsAccepted, FeedEventsIn, FeedOut
+from app.feeds.service import FeedRef
+from app.schedule.schemas import ContentKind
+
+router = APIRouter(prefix="/v1/feeds", tags=["launcher feed"])
+
+FeedName = Annotated[
+    str,
+    Path(
+        description="The launcher_feed channel's id or its `config.public_slug`.",
+        pattern=r"^[^/]{1,100}$",
+    ),
+]
+SEMVER = (
+    r"^v?(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*)){0,2}"
+    r"(-(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(\.(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?"
+    r"(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
+)
+FEED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: the client's copy (If-None-Match, If-Modified-Since)."},
+    **problem_responses(404, 422),
+}
+
+
+async def _feed(request: Request, name: str) -> tuple[FeedCache, FeedRef]:
+    cache: FeedCache = request.app.state.feed_cache
+    ref = await cache.find(request.app.state.runtime, name)
+    if ref is None:
+        raise NotFound(f"No launcher feed is published as '{name}'.")
+    return cache, ref
+
+
+async def _serve(request: Request, name: str, fmt: str) -> Response:
+    query = parse(request.url.query, request.headers.get("accept-language"))
+    cache, ref = await _feed(request, name)
+    answer = await cache.answer(
+        request.app.state.runtime, ref, fmt, query, base_url(request.scope, cache.settings)
+    )
+    code, headers, body = reply(
+        answer,
+        request.headers.get("if-none-match"),
+        request.headers.get("if-modified-since"),
+        head=False,
+    )
+    response = Response(body, status_code=code)
+    response.raw_headers = list(headers)
+    return response
+
+
+def _feed_route(path: str, fmt: str, summary: str, ok: dict[str, Any]) -> None:
+    media_type = formats.MEDIA_TYPES[fmt].split(";")[0]
+
+    async def serve(
+        request: Request,
+        feed: FeedName,
+        locale: Annotated[
+            str | None,
+            Query(
+                pattern=r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8}){0,4}$",
+                description="The language wanted (else Accept-Language, else the community's).",
+            ),
+        ] = None,
+        platform: Annotated[
+            str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", description="e.g. windows")
+        ] = None,
+        region: Annotated[
+            str | None, Query(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2")
+        ] = None,
+        version: Annotated[
+            str | None,
+            Query(pattern=SEMVER, max_length=64, description="The launcher's semantic version"),
+        ] = None,
+        tags: Annotated[
+            list[Annotated[str, Query(pattern=f"^{TAG}(,{TAG}){{0,19}}$")]] | None,
+            Query(max_length=20, description="Items with any of these tags (or comma-separated)"),
+        ] = None,
+        kinds: Annotated[list[ContentKind] | None, Query(max_length=6)] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
+        cursor: Annotated[
+            str | None, Query(pattern=r"^[01]\.[0-9]{1,3}\.[0-9]{1,17}\.[0-9a-f]{32}$")
+        ] = None,
+        accept_language: Annotated[str | None, Header(max_length=500)] = None,
+        if_none_match: Annotated[str | None, Header(max_length=2000)] = None,
+        if_modified_since: Annotated[str | None, Header(max_length=100)] = None,
+    ) -> Response:
+        return await _serve(request, feed, fmt)
+
+    serve.__name__ = f"feed_{fmt}"
+    serve.__doc__ = summary
+    router.add_api_route(
+        path,
+        serve,
+        methods=["GET"],
+        response_class=Response,
+        responses={
+            200: {"description": "The feed.", **ok, "content": {media_type: {}}},
+            **FEED_RESPONSES,
+        },
+        openapi_extra={"security": []},
+    )
+
+
+_feed_route(
+    "/{feed}",
+    "json",
+    "The feed as Hearth JSON: what a launcher's news panel shows this player, in order"
+    " (pinned, priority, newest), with `next_url` for the next page.",
+    {"model": FeedOut},
+)
+_feed_route("/{feed}/feed.json", "json_feed", "The feed as JSON Feed 1.1.", {})
+_feed_route("/{feed}/rss", "rss", "The feed as RSS 2.0.", {})
+_feed_route("/{feed}/atom", "atom", "The feed as Atom 1.0.", {})
+
+
+@router.post(
+    "/{feed}/events",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=FeedEventsAccepted,
+    responses=problem_responses(404, 422, 429),
+    openapi_extra={"security": []},
+)
+async def post_events(
+    request: Request, feed: FeedName, data: Annotated[FeedEventsIn, Body()], runtime: RuntimeDep
+) -> FeedEventsAccepted:
+    """Impressions and clicks from a launcher (up to 100 per call), deduplicated per client,
+    item, type and day, written within about a second. Rate limited per IP address."""
+    ip = client_ip(request)
+    if ip:
+        await runtime.limiter.hit("feed_events", ip_bucket(ip))
+    cache, ref = await _feed(request, feed)
+    snapshot = await cache.snapshot(runtime, ref)
+    accepted, ignored = events.accept(snapshot, data)
+    request.app.state.feed_events.add(accepted)
+    return FeedEventsAccepted(accepted=len(accepted), ignored=ignored)
