@@ -77,6 +77,7 @@ PUBLIC = {
     "/v1/feeds/{feed}/feed.json",
     "/v1/feeds/{feed}/rss",
     "/v1/feeds/{feed}/atom",
+    "/v1/feeds/{feed}/embed",
     "/v1/feeds/{feed}/events",
 }
 

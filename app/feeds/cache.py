@@ -100,6 +100,7 @@ def cache_key(ref: FeedRef, fmt: str, query: FeedQuery, base: str) -> Key:
         query.kinds,
         query.limit,
         query.cursor,
+        query.theme if fmt == "embed" else None,
     )
 
 
@@ -220,6 +221,7 @@ class FeedCache:
         ]
         if not query.explicit_locale:
             headers.append((b"vary", b"Accept-Language"))
+        headers.extend(formats.EXTRA_HEADERS.get(fmt, ()))
         answer = Answer(
             body=body,
             headers=tuple(headers),

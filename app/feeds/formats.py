@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from feedgen.feed import FeedGenerator
 
 from app import __version__
+from app.feeds import embed
 from app.feeds.query import FORMATS, FeedQuery
 from app.feeds.service import FeedPage, LiveItem, Localized
 
@@ -21,7 +23,9 @@ MEDIA_TYPES = {
     "json_feed": "application/feed+json",
     "rss": "application/rss+xml; charset=utf-8",
     "atom": "application/atom+xml; charset=utf-8",
+    "embed": "text/html; charset=utf-8",
 }
+EXTRA_HEADERS = {"embed": embed.HEADERS}
 SUFFIXES = {fmt: suffix for suffix, fmt in FORMATS.items()}
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -43,7 +47,9 @@ class Links:
 
     def __init__(self, base: str, page: FeedPage, query: FeedQuery, fmt: str) -> None:
         self.base = base
-        self.feed = f"{base}/v1/feeds/{page.ref.name}{SUFFIXES[fmt]}"
+        self.query = query
+        self.root = f"{base}/v1/feeds/{page.ref.name}"
+        self.feed = f"{self.root}{SUFFIXES[fmt]}"
         locale = page.locale if query.explicit_locale else None
         self.next = (
             f"{self.feed}?{query.query_string(cursor=page.next_cursor, locale=locale)}"
@@ -178,7 +184,19 @@ def atom(page: FeedPage, links: Links) -> bytes:
     return _generator(page, links, atom=True).atom_str(pretty=False)
 
 
-RENDERERS = {"json": hearth_json, "json_feed": json_feed, "rss": rss, "atom": atom}
+def embed_html(page: FeedPage, links: Links) -> bytes:
+    # Events go to the page's own origin (connect-src 'self'), wherever the base points.
+    events = urlsplit(links.root).path + "/events"
+    return embed.render(page, base=links.base, events_url=events, theme=links.query.theme)
+
+
+RENDERERS = {
+    "json": hearth_json,
+    "json_feed": json_feed,
+    "rss": rss,
+    "atom": atom,
+    "embed": embed_html,
+}
 
 
 def render(fmt: str, page: FeedPage, query: FeedQuery, base: str) -> bytes:

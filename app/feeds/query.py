@@ -20,7 +20,14 @@ from app.schedule.models import CONTENT_KINDS
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 # The formats a feed is served in: the path suffix after /v1/feeds/{feed}.
-FORMATS = {"": "json", "/feed.json": "json_feed", "/rss": "rss", "/atom": "atom"}
+FORMATS = {
+    "": "json",
+    "/feed.json": "json_feed",
+    "/rss": "rss",
+    "/atom": "atom",
+    "/embed": "embed",
+}
+THEMES = ("dark", "light")
 
 PLATFORM = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 REGION = re.compile(r"[A-Za-z]{2}")
@@ -30,7 +37,6 @@ TAGS = re.compile(rf"{TAG}(?:,{TAG}){{0,19}}")
 LOCALE = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8}){0,4}")
 # pinned.priority.published_at (microseconds).id: the position after the last item served.
 CURSOR = re.compile(r"([01])\.([0-9]{1,3})\.([0-9]{1,17})\.([0-9a-f]{32})")
-PARAMS = ("locale", "platform", "region", "version", "tags", "kinds", "limit", "cursor")
 MAX_PREFERENCES = 8  # Accept-Language ranges considered; more is noise or an attack on the key
 
 
@@ -49,6 +55,7 @@ class FeedQuery:
     kinds: tuple[str, ...] = ()
     limit: int = DEFAULT_LIMIT
     cursor: tuple[int, int, int, str] | None = None
+    theme: str = THEMES[0]  # the embedded panel's colours
 
     def query_string(self, *, cursor: str | None, locale: str | None) -> str:
         """The query string of a link to this selection (next_url): the resolved locale is
@@ -130,7 +137,11 @@ def parse(query_string: str | bytes, accept_language: str | None) -> FeedQuery:
             raise _invalid("cursor", "not a cursor of this feed; start again without one")
         pinned, priority, micros, item_id = match.groups()
         cursor = (int(pinned), int(priority), int(micros), item_id)
+    theme = _one(params, "theme") or THEMES[0]
+    if theme not in THEMES:
+        raise _invalid("theme", "dark or light")
     return FeedQuery(
+        theme=theme,
         locales=(locale,) if locale else accept_language_ranges(accept_language),
         explicit_locale=locale is not None,
         platform=platform,

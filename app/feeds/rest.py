@@ -6,9 +6,10 @@ what it does not have (and document the API). No authentication: a feed is publi
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, status
 
 from app.core.deps import RuntimeDep, client_ip
 from app.core.errors import NotFound, problem_responses
@@ -66,69 +67,89 @@ async def _serve(request: Request, name: str, fmt: str) -> Response:
     return response
 
 
-def _feed_route(path: str, fmt: str, summary: str, ok: dict[str, Any]) -> None:
+@dataclass
+class FeedParams:
+    """The query a launcher sends, as documented. The route reads the same query through
+    `app.feeds.query.parse` (the cache in front uses it too), so both agree."""
+
+    locale: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8}){0,4}$",
+            description="The language wanted (else Accept-Language, else the community's).",
+        ),
+    ] = None
+    platform: Annotated[
+        str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", description="e.g. windows")
+    ] = None
+    region: Annotated[
+        str | None, Query(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2")
+    ] = None
+    version: Annotated[
+        str | None,
+        Query(pattern=SEMVER, max_length=64, description="The launcher's semantic version"),
+    ] = None
+    tags: Annotated[
+        list[Annotated[str, Query(pattern=f"^{TAG}(,{TAG}){{0,19}}$")]] | None,
+        Query(max_length=20, description="Items with any of these tags (or comma-separated)"),
+    ] = None
+    kinds: Annotated[list[ContentKind] | None, Query(max_length=6)] = None
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20
+    cursor: Annotated[
+        str | None, Query(pattern=r"^[01]\.[0-9]{1,3}\.[0-9]{1,17}\.[0-9a-f]{32}$")
+    ] = None
+    accept_language: Annotated[str | None, Header(max_length=500)] = None
+    if_none_match: Annotated[str | None, Header(max_length=2000)] = None
+    if_modified_since: Annotated[str | None, Header(max_length=100)] = None
+
+
+Params = Annotated[FeedParams, Depends()]
+
+
+def _responses(fmt: str, **ok: Any) -> dict[int | str, dict[str, Any]]:
     media_type = formats.MEDIA_TYPES[fmt].split(";")[0]
-
-    async def serve(
-        request: Request,
-        feed: FeedName,
-        locale: Annotated[
-            str | None,
-            Query(
-                pattern=r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8}){0,4}$",
-                description="The language wanted (else Accept-Language, else the community's).",
-            ),
-        ] = None,
-        platform: Annotated[
-            str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", description="e.g. windows")
-        ] = None,
-        region: Annotated[
-            str | None, Query(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2")
-        ] = None,
-        version: Annotated[
-            str | None,
-            Query(pattern=SEMVER, max_length=64, description="The launcher's semantic version"),
-        ] = None,
-        tags: Annotated[
-            list[Annotated[str, Query(pattern=f"^{TAG}(,{TAG}){{0,19}}$")]] | None,
-            Query(max_length=20, description="Items with any of these tags (or comma-separated)"),
-        ] = None,
-        kinds: Annotated[list[ContentKind] | None, Query(max_length=6)] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
-        cursor: Annotated[
-            str | None, Query(pattern=r"^[01]\.[0-9]{1,3}\.[0-9]{1,17}\.[0-9a-f]{32}$")
-        ] = None,
-        accept_language: Annotated[str | None, Header(max_length=500)] = None,
-        if_none_match: Annotated[str | None, Header(max_length=2000)] = None,
-        if_modified_since: Annotated[str | None, Header(max_length=100)] = None,
-    ) -> Response:
-        return await _serve(request, feed, fmt)
-
-    serve.__name__ = f"feed_{fmt}"
-    serve.__doc__ = summary
-    router.add_api_route(
-        path,
-        serve,
-        methods=["GET"],
-        response_class=Response,
-        responses={
-            200: {"description": "The feed.", **ok, "content": {media_type: {}}},
-            **FEED_RESPONSES,
-        },
-        openapi_extra={"security": []},
-    )
+    return {200: {"description": "The feed.", **ok, "content": {media_type: {}}}, **FEED_RESPONSES}
 
 
-_feed_route(
-    "/{feed}",
-    "json",
-    "The feed as Hearth JSON: what a launcher's news panel shows this player, in order"
-    " (pinned, priority, newest), with `next_url` for the next page.",
-    {"model": FeedOut},
-)
-_feed_route("/{feed}/feed.json", "json_feed", "The feed as JSON Feed 1.1.", {})
-_feed_route("/{feed}/rss", "rss", "The feed as RSS 2.0.", {})
-_feed_route("/{feed}/atom", "atom", "The feed as Atom 1.0.", {})
+PUBLIC = {"response_class": Response, "openapi_extra": {"security": []}}
+
+
+@router.get("/{feed}", responses=_responses("json", model=FeedOut), **PUBLIC)
+async def feed_json(request: Request, feed: FeedName, _: Params) -> Response:
+    """The feed as Hearth JSON: what a launcher's news panel shows this player, in order
+    (pinned, priority, newest), with `next_url` for the next page."""
+    return await _serve(request, feed, "json")
+
+
+@router.get("/{feed}/feed.json", responses=_responses("json_feed"), **PUBLIC)
+async def feed_json_feed(request: Request, feed: FeedName, _: Params) -> Response:
+    """The feed as JSON Feed 1.1 (Hearth's own fields in `_hearth`)."""
+    return await _serve(request, feed, "json_feed")
+
+
+@router.get("/{feed}/rss", responses=_responses("rss"), **PUBLIC)
+async def feed_rss(request: Request, feed: FeedName, _: Params) -> Response:
+    """The feed as RSS 2.0."""
+    return await _serve(request, feed, "rss")
+
+
+@router.get("/{feed}/atom", responses=_responses("atom"), **PUBLIC)
+async def feed_atom(request: Request, feed: FeedName, _: Params) -> Response:
+    """The feed as Atom 1.0."""
+    return await _serve(request, feed, "atom")
+
+
+@router.get("/{feed}/embed", responses=_responses("embed"), **PUBLIC)
+async def feed_embed(
+    request: Request,
+    feed: FeedName,
+    _: Params,
+    theme: Annotated[Literal["dark", "light"], Query(description="The panel's colours")] = "dark",
+) -> Response:
+    """A self-contained HTML news panel for a launcher's web view (no external scripts or
+    fonts; a strict Content-Security-Policy). It records impressions and clicks through
+    the events endpoint."""
+    return await _serve(request, feed, "embed")
 
 
 @router.post(
