@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import Receive, Scope, Send
 
 from app import __version__, worker
 from app.communities.rest import router as communities_router
@@ -21,6 +24,7 @@ from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.core.runtime import Runtime, new_http_client
 from app.feeds.cache import FeedCache
 from app.feeds.events import EventWriter
+from app.feeds.front import PREFIX as FEEDS_PREFIX
 from app.feeds.front import FeedFront
 from app.feeds.rest import router as feeds_router
 from app.forum import members
@@ -74,6 +78,22 @@ async def open_queue(settings: Settings, *, in_process: bool) -> JobQueue:
     )
 
 
+class HearthApp(FastAPI):
+    """FastAPI, with the launcher feed's cache in front: `/v1/feeds/…` goes to
+    `app.feeds.front` first, which answers cached feeds before FastAPI's own per-request
+    work (middleware, routing) and hands everything else to FastAPI."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.feed_front = FeedFront(functools.partial(FastAPI.__call__, self), self.state)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(FEEDS_PREFIX):
+            await self.feed_front(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
@@ -93,7 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.feed_events.close()
             await runtime.close()
 
-    app = FastAPI(
+    app = HearthApp(
         title="Hearth",
         version=__version__,
         description=DESCRIPTION,
@@ -120,8 +140,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(RequestContextMiddleware)  # sees every response but cached feeds'
-    # Outermost: a launcher feed's cached answer is sent before anything else runs.
-    app.add_middleware(FeedFront)
     app.state.feed_cache = FeedCache(settings)
     routers = (
         pages.router,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import re
 import time
@@ -58,7 +59,9 @@ class Answer:
 
     @property
     def size(self) -> int:
-        return len(self.body) + sum(len(k) + len(v) for k, v in self.headers) + 200
+        """Bytes it holds in memory, near enough: the body, each header's two bytes objects
+        and their pair, and the answer, its key and its slot in the cache."""
+        return len(self.body) + sum(len(k) + len(v) + 140 for k, v in self.headers) + 800
 
 
 def strong_etag(body: bytes) -> str:
@@ -83,6 +86,7 @@ def not_modified(answer: Answer, if_none_match: str | None, if_modified_since: s
     return False
 
 
+@functools.lru_cache(maxsize=1024)
 def cache_key(ref: FeedRef, fmt: str, query: FeedQuery, base: str) -> Key:
     """What makes two requests the same answer: the locale they would get (not the header
     they sent), and every other parameter as normalised."""
@@ -151,7 +155,9 @@ class FeedCache:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.max_bytes = settings.feed_cache_bytes
+        # A tenth of the bound is left to the allocator: evicted answers leave holes in the
+        # heap, and the bound is a promise about the process's memory, not the cache's count.
+        self.max_bytes = settings.feed_cache_bytes * 9 // 10
         self.directory = _Directory(settings.feed_check_seconds)
         self._snapshots: OrderedDict[Any, Snapshot] = OrderedDict()
         self._answers: OrderedDict[Key, Answer] = OrderedDict()
@@ -253,5 +259,6 @@ class FeedCache:
         return len(self._answers)
 
 
-def count(outcome: str) -> None:
-    FEED_ANSWERS.labels(outcome).inc()
+HITS = FEED_ANSWERS.labels("hit")
+MISSES = FEED_ANSWERS.labels("miss")
+NOT_MODIFIED = FEED_ANSWERS.labels("not_modified")

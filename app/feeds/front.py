@@ -14,10 +14,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.core.errors import ValidationFailed
 from app.feeds import cache as feed_cache
 from app.feeds.cache import CORS_HEADERS, Answer, FeedCache, cache_key, not_modified
-from app.feeds.query import FORMATS, parse
+from app.feeds.query import FORMATS, FeedQuery, parse
 from app.settings import Settings
 
 PREFIX = "/v1/feeds/"
+MAX_QUERIES = 1_000  # distinct query strings remembered parsed (launchers send few)
 _PATH = re.compile(r"/v1/feeds/([^/]{1,100})(/feed\.json|/rss|/atom)?")
 _HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](?::[0-9]{1,5})?")
 _PREFLIGHT = (
@@ -56,13 +57,15 @@ def feed_route(path: str) -> tuple[str, str] | None:
 
 
 class FeedFront:
-    def __init__(self, app: ASGIApp) -> None:
+    """`app` is the application behind (FastAPI); `state` holds the feed cache and the
+    runtime (the app's state, filled by its lifespan)."""
+
+    def __init__(self, app: ASGIApp, state: Any) -> None:
         self.app = app
+        self.state = state
+        self._queries: dict[tuple[bytes, str | None], FeedQuery | None] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
-            await self.app(scope, receive, send)
-            return
         method = scope["method"]
         if method == "OPTIONS":
             await _send(send, 204, _PREFLIGHT, b"")
@@ -83,21 +86,37 @@ class FeedFront:
             return
         await self.app(scope, receive, send_with_cors)
 
-    async def _from_cache(self, scope: Scope, send: Send, name: str, fmt: str) -> bool:
-        state = scope["app"].state
-        cache: FeedCache = state.feed_cache
+    def _query(self, scope: Scope) -> FeedQuery | None:
+        """The request's query, parsed once per distinct query string and language header
+        (launchers send few of them); None when the route must answer a 422."""
+        raw = (scope["query_string"], _header(scope, b"accept-language"))
+        if raw in self._queries:
+            return self._queries[raw]
         try:
-            query = parse(scope["query_string"], _header(scope, b"accept-language"))
+            query: FeedQuery | None = parse(*raw)
         except ValidationFailed:
-            return False  # the route answers the 422
+            query = None
+        if len(self._queries) >= MAX_QUERIES:
+            self._queries.clear()
+        self._queries[raw] = query
+        return query
+
+    async def _from_cache(self, scope: Scope, send: Send, name: str, fmt: str) -> bool:
+        cache: FeedCache = self.state.feed_cache
+        query = self._query(scope)
+        if query is None:
+            return False
         known, ref = cache.directory.fresh(name)
         if not known:
-            ref = await cache.find(state.runtime, name)
+            try:
+                ref = await cache.find(self.state.runtime, name)
+            except Exception:
+                return False  # the route meets the same error and answers it as a problem
         if ref is None:
             return False
         answer = cache.cached(cache_key(ref, fmt, query, base_url(scope, cache.settings)), ref)
         if answer is None:
-            feed_cache.count("miss")
+            feed_cache.MISSES.inc()
             return False
         status, headers, body = reply(
             answer,
@@ -105,7 +124,7 @@ class FeedFront:
             _header(scope, b"if-modified-since"),
             head=scope["method"] == "HEAD",
         )
-        feed_cache.count("hit" if status == 200 else "not_modified")
+        (feed_cache.HITS if status == 200 else feed_cache.NOT_MODIFIED).inc()
         await _send(send, status, (*headers, *CORS_HEADERS), body)
         return True
 

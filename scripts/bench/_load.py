@@ -48,6 +48,8 @@ class Spec:
     warmup: float
     duration: float
     server_pid: int
+    headers: tuple[tuple[str, str], ...] = ()  # sent with every request
+    cpu: int | None = None  # the core the generator runs on (the server has the others)
 
 
 @dataclass
@@ -70,10 +72,10 @@ def post_body(label: str, client: int, n: int) -> str:
 
 def build_request(spec: Spec, client: int, n: int) -> bytes:
     path = spec.paths[client % len(spec.paths)]
-    head = (
-        f"{spec.method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{spec.port}\r\n"
-        f"authorization: Bearer {spec.token}\r\n"
-    )
+    head = f"{spec.method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{spec.port}\r\n"
+    if spec.token:
+        head += f"authorization: Bearer {spec.token}\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in spec.headers)
     if spec.method == "GET":
         return (head + "\r\n").encode()
     payload = json.dumps({"body": post_body(spec.label, client, n)}).encode()
@@ -208,6 +210,8 @@ def summarise(
 
 def run(spec: Spec) -> dict[str, Any]:
     """Entry point in the load process: warm up, measure, return the figures."""
+    if spec.cpu is not None:
+        os.sched_setaffinity(0, {spec.cpu})
     try:
         import uvloop
     except ImportError:
