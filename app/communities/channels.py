@@ -233,8 +233,9 @@ async def update_channel(
         channel.config = _merged_config(channel, changes["config"])
         await _ensure_feed_slug_free(session, channel.config, channel.id)
         channel.public_slug = channel.config.get("public_slug")
-    # A launcher feed's name, slug or state: what it answers changes.
-    channel.feed_version += 1
+    # A launcher feed's name, slug or state: what it answers changes. In SQL, so that a
+    # concurrent bump (a delivery recorded meanwhile) is not lost.
+    channel.feed_version = Channel.feed_version + 1
     channel.updated_at = channel.feed_changed_at = utcnow()
     await flush_or_conflict(session, _taken_meanwhile(channel.name, channel.config))
     await events.emit(session, actor.org_id, "channel.updated", _payload(channel))

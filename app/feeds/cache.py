@@ -4,7 +4,7 @@ Three layers, each cheap to check:
 - the directory: which feed a URL names and its version, re-read at most once per
   `HEARTH_FEED_CHECK_SECONDS` per feed (one indexed query), so every replica sees a
   publish, edit or retraction within about a second;
-- snapshots: a feed's delivered items as of one version (one query per version);
+- snapshots: a feed's live items as of one version (one query per version);
 - answers: the exact bytes and headers of a 200, per feed, format, base URL and
   normalised query, bounded in bytes (least recently used goes first).
 An answer stays good while its feed's version is unchanged and until the next instant an
@@ -18,24 +18,22 @@ import asyncio
 import base64
 import functools
 import hashlib
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from app.core.db import utcnow
 from app.core.metrics import FEED_ANSWERS, FEED_CACHE_BYTES
 from app.core.runtime import Runtime
 from app.feeds import formats, service
 from app.feeds.query import FeedQuery, negotiate
-from app.feeds.service import FeedRef, Snapshot
+from app.feeds.service import FEED_NAME, FeedRef, Snapshot
 from app.settings import Settings
 
-FEED_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")  # an id or a public slug
 MAX_DIRECTORY = 10_000  # feed names remembered (found or not): bounded against random names
 MAX_SNAPSHOTS = 1_000
 CORS_HEADERS = (
@@ -44,6 +42,7 @@ CORS_HEADERS = (
 )
 
 Key = tuple[Any, ...]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,13 +107,36 @@ def cache_key(ref: FeedRef, fmt: str, query: FeedQuery, base: str) -> Key:
     )
 
 
+class _SingleFlight:
+    """One computation per key at a time; whoever asks meanwhile shares its result. The work
+    runs in a task of its own, so an asker that is cancelled (a client gone) does not cancel
+    it for the others. At a patch release a thousand requests that miss together cost one
+    query and one render, not a thousand."""
+
+    def __init__(self) -> None:
+        self._running: dict[Any, asyncio.Task[Any]] = {}
+
+    async def run(self, key: Any, work: Callable[[], Awaitable[T]]) -> T:
+        task = self._running.get(key)
+        if task is None:
+            task = asyncio.ensure_future(work())
+            self._running[key] = task
+            task.add_done_callback(functools.partial(self._finished, key))
+        return await asyncio.shield(task)
+
+    def _finished(self, key: Any, task: asyncio.Task[Any]) -> None:
+        self._running.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved: the askers re-raise it, nobody else must
+
+
 class _Directory:
-    """Feed name → (FeedRef or None, when it was read), single-flight per name."""
+    """Feed name → (FeedRef or None, when it was read)."""
 
     def __init__(self, check_seconds: float) -> None:
         self.check_seconds = check_seconds
         self._entries: OrderedDict[str, tuple[FeedRef | None, float]] = OrderedDict()
-        self._reading: dict[str, asyncio.Future[FeedRef | None]] = {}
+        self._reads = _SingleFlight()
 
     def fresh(self, name: str) -> tuple[bool, FeedRef | None]:
         entry = self._entries.get(name)
@@ -128,30 +150,21 @@ class _Directory:
         known, ref = self.fresh(name)
         if known:
             return ref
-        pending = self._reading.get(name)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[FeedRef | None] = asyncio.get_running_loop().create_future()
-        self._reading[name] = future
-        try:
-            ref = await read(name)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters re-raise it, nobody else must
-            raise
-        finally:
-            self._reading.pop(name, None)
-        future.set_result(ref)
-        self._entries[name] = (ref, time.monotonic())
-        self._entries.move_to_end(name)
-        while len(self._entries) > MAX_DIRECTORY:
-            self._entries.popitem(last=False)
-        return ref
+
+        async def read_and_keep() -> FeedRef | None:
+            found = await read(name)
+            self._entries[name] = (found, time.monotonic())
+            self._entries.move_to_end(name)
+            while len(self._entries) > MAX_DIRECTORY:
+                self._entries.popitem(last=False)
+            return found
+
+        return await self._reads.run(name, read_and_keep)
 
 
 class FeedCache:
     """The process's launcher feed caches (one per app), used by the ASGI front and by the
-    feed routes behind it."""
+    feed routes behind it. Answers and snapshots share one bound in bytes."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -161,17 +174,14 @@ class FeedCache:
         self.directory = _Directory(settings.feed_check_seconds)
         self._snapshots: OrderedDict[Any, Snapshot] = OrderedDict()
         self._answers: OrderedDict[Key, Answer] = OrderedDict()
+        self._work = _SingleFlight()
         self.bytes = 0
-        self.cache_control = (
-            f"public, max-age={settings.feed_max_age},"
-            f" stale-while-revalidate={settings.feed_stale_while_revalidate}"
-        ).encode()
 
     # --- lookups ---------------------------------------------------------------------
 
     async def find(self, runtime: Runtime, name: str) -> FeedRef | None:
         if not FEED_NAME.fullmatch(name):
-            return None  # neither an id nor a slug: nothing to look up
+            return None  # neither an id nor a slug: nothing to look up (nor to remember)
 
         async def read(feed_name: str) -> FeedRef | None:
             async with runtime.db.session() as session:
@@ -184,13 +194,18 @@ class FeedCache:
         if cached is not None and cached.ref == ref:
             self._snapshots.move_to_end(ref.channel_id)
             return cached
-        async with runtime.db.session() as session:
-            snapshot = await service.load_snapshot(session, ref)
-        if self.max_bytes:
-            self._snapshots[ref.channel_id] = snapshot
-            while len(self._snapshots) > MAX_SNAPSHOTS:
-                self._snapshots.popitem(last=False)
-        return snapshot
+
+        async def load() -> Snapshot:
+            async with runtime.db.session() as session:
+                snapshot = await service.load_snapshot(session, ref)
+            if self.max_bytes and snapshot.size <= self.max_bytes // 4:
+                self._drop_snapshot(ref.channel_id)
+                self._snapshots[ref.channel_id] = snapshot
+                self.bytes += snapshot.size
+                self._evict()
+            return snapshot
+
+        return await self._work.run(("snapshot", ref), load)
 
     def cached(self, key: Key, ref: FeedRef) -> Answer | None:
         answer = self._answers.get(key)
@@ -209,35 +224,55 @@ class FeedCache:
     async def answer(
         self, runtime: Runtime, ref: FeedRef, fmt: str, query: FeedQuery, base: str
     ) -> Answer:
-        """The feed's 200 for this request: from the cache, else rendered and kept."""
+        """The feed's 200 for this request: from the cache, else rendered (once, however
+        many ask at the same moment) and kept."""
         key = cache_key(ref, fmt, query, base)
         found = self.cached(key, ref)
         if found is not None:
             return found
-        snapshot = await self.snapshot(runtime, ref)
-        page = service.select_page(snapshot, query)
+
+        async def render() -> Answer:
+            snapshot = await self.snapshot(runtime, ref)
+            answer = self._render(snapshot, fmt, query, base)
+            self._keep(key, answer)
+            return answer
+
+        return await self._work.run(("answer", key, ref.version), render)
+
+    def _render(self, snapshot: Snapshot, fmt: str, query: FeedQuery, base: str) -> Answer:
+        now = utcnow()
+        page = service.select_page(snapshot, query, now)
         body = formats.render(fmt, page, query, base)
         last_modified = page.last_modified.astimezone(UTC).replace(microsecond=0)
+        etag = strong_etag(body)
         headers = [
             (b"content-type", formats.MEDIA_TYPES[fmt].encode()),
-            (b"etag", strong_etag(body).encode()),
+            (b"etag", etag.encode()),
             (b"last-modified", format_datetime(last_modified, usegmt=True).encode()),
-            (b"cache-control", self.cache_control),
+            (b"cache-control", self._cache_control(page.valid_until, now)),
             (b"content-language", page.locale.encode()),
         ]
         if not query.explicit_locale:
             headers.append((b"vary", b"Accept-Language"))
         headers.extend(formats.EXTRA_HEADERS.get(fmt, ()))
-        answer = Answer(
+        return Answer(
             body=body,
             headers=tuple(headers),
-            etag=strong_etag(body),
+            etag=etag,
             last_modified=last_modified,
-            version=ref.version,
+            version=snapshot.ref.version,
             valid_until=page.valid_until,
         )
-        self._keep(key, answer)
-        return answer
+
+    def _cache_control(self, valid_until: datetime | None, now: datetime) -> bytes:
+        """The settings' lifetimes, shortened when an item's window opens or closes sooner,
+        so no launcher or CDN keeps an expired item (or misses a starting one) for long."""
+        max_age = self.settings.feed_max_age
+        stale = self.settings.feed_stale_while_revalidate
+        if valid_until is not None:
+            left = max(0, int((valid_until - now).total_seconds()))
+            max_age, stale = min(max_age, left), min(stale, max(0, left - max_age))
+        return f"public, max-age={max_age}, stale-while-revalidate={stale}".encode()
 
     def _keep(self, key: Key, answer: Answer) -> None:
         if answer.size > self.max_bytes // 4:
@@ -245,8 +280,16 @@ class FeedCache:
         self._drop(key)
         self._answers[key] = answer
         self.bytes += answer.size
-        while self.bytes > self.max_bytes:
+        self._evict()
+
+    def _evict(self) -> None:
+        """Least recently used answers first, then snapshots, until under the bound."""
+        while self.bytes > self.max_bytes and self._answers:
             self._drop(next(iter(self._answers)))
+        while self.bytes > self.max_bytes and len(self._snapshots) > 1:
+            self._drop_snapshot(next(iter(self._snapshots)))
+        while len(self._snapshots) > MAX_SNAPSHOTS:
+            self._drop_snapshot(next(iter(self._snapshots)))
         FEED_CACHE_BYTES.set(self.bytes)
 
     def _drop(self, key: Key) -> None:
@@ -254,6 +297,11 @@ class FeedCache:
         if answer is not None:
             self.bytes -= answer.size
             FEED_CACHE_BYTES.set(self.bytes)
+
+    def _drop_snapshot(self, channel_id: Any) -> None:
+        snapshot = self._snapshots.pop(channel_id, None)
+        if snapshot is not None:
+            self.bytes -= snapshot.size
 
     def __len__(self) -> int:
         return len(self._answers)

@@ -3,15 +3,23 @@
 (function () {
   "use strict";
   var endpoint = document.body.getAttribute("data-events");
+  function newId() {
+    // crypto.randomUUID needs a secure context; getRandomValues works everywhere.
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) {
+      return (b + 256).toString(16).slice(1);
+    }).join("");
+  }
   var clientId;
   try {
     clientId = localStorage.getItem("hearth-client-id");
     if (!clientId) {
-      clientId = crypto.randomUUID();
+      clientId = newId();
       localStorage.setItem("hearth-client-id", clientId);
     }
   } catch (e) {
-    clientId = crypto.randomUUID(); // storage refused: one id for this view
+    clientId = newId(); // storage refused: one id for this view
   }
   var queued = [];
   var timer = null;

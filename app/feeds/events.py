@@ -3,8 +3,9 @@
 Every launcher start posts a few events; one transaction per call would cost the database
 a commit per player at a patch release. Accepted events wait in the process (up to a
 second, or until a batch is full) and go in with one INSERT that skips duplicates (per
-client, item, type and day) on both databases. An API process that dies loses at most the
-last second of events; a player's count is an estimate anyway.
+client, item, type and day) on both databases. A batch the database refuses stays pending
+(up to a backlog bound); a process that stops writes what it holds first, and one that
+dies loses at most the last second's.
 """
 
 from __future__ import annotations
@@ -13,16 +14,22 @@ import asyncio
 import contextlib
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.communities.models import Channel
 from app.core.db import Database, new_id, utcnow
 from app.core.errors import ValidationFailed
 from app.feeds.models import FeedEvent
 from app.feeds.schemas import FeedEventsIn
 from app.feeds.service import Snapshot
+from app.schedule.models import ContentItem
 
 log = structlog.get_logger("hearth.feeds")
 
@@ -63,7 +70,7 @@ def accept(snapshot: Snapshot, data: FeedEventsIn) -> tuple[list[PendingEvent], 
                 "Events are accepted up to 48 hours after they happened.",
                 errors=[
                     {
-                        "loc": ["body", "events", index, "at"],
+                        "loc": ["body", "events", str(index), "at"],
                         "message": "not within the last 48 hours",
                         "type": "value_error",
                     }
@@ -80,7 +87,7 @@ def accept(snapshot: Snapshot, data: FeedEventsIn) -> tuple[list[PendingEvent], 
                 event.item_id,
                 event.client_id,
                 event.type,
-                at.date(),
+                at.astimezone(UTC).date(),  # the day in UTC: one count per client a day
                 min(at, now),
             )
         )
@@ -94,6 +101,7 @@ class EventWriter:
         self.db = db
         self._pending: dict[tuple[object, ...], PendingEvent] = {}
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
@@ -102,7 +110,7 @@ class EventWriter:
 
     def add(self, events: list[PendingEvent]) -> None:
         if len(self._pending) + len(events) > MAX_PENDING:
-            log.warning("feed_events_dropped", count=len(events))
+            log.warning("feed_events_dropped", count=len(events), reason="backlog full")
             return
         for event in events:
             self._pending.setdefault(event.key, event)
@@ -110,55 +118,81 @@ class EventWriter:
             self._wake.set()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), FLUSH_SECONDS)
             self._wake.clear()
             try:
                 await self.flush()
             except Exception:
-                log.exception("feed_events_write_failed")
+                # Kept for the next round (the database may be back by then).
+                log.exception("feed_events_write_failed", pending=len(self._pending))
 
     async def flush(self) -> int:
-        """Write what is pending now; returns how many events were written or known."""
+        """Write what is pending now; returns how many events went to the database. A
+        batch that fails stays pending."""
         async with self._lock:
             written = 0
             while self._pending:
                 keys = list(self._pending)[:BATCH]
-                batch = [self._pending.pop(key) for key in keys]
-                await self._insert(batch)
-                written += len(batch)
+                batch = [self._pending[key] for key in keys]
+                written += await self._insert(batch)
+                for key in keys:
+                    self._pending.pop(key, None)
             return written
 
-    async def _insert(self, batch: list[PendingEvent]) -> None:
-        rows = [
-            {
-                "id": new_id(),
-                "org_id": e.org_id,
-                "community_id": e.community_id,
-                "channel_id": e.channel_id,
-                "content_id": e.content_id,
-                "client_id": e.client_id,
-                "type": e.type,
-                "day": e.day,
-                "at": e.at,
-                "created_at": utcnow(),
-            }
-            for e in batch
-        ]
+    async def _insert(self, batch: list[PendingEvent]) -> int:
         async with self.db.session() as session:
-            dialect = session.bind.dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            stmt = insert(FeedEvent).values(rows).on_conflict_do_nothing()
-            await session.execute(stmt)
-            await session.commit()
+            try:
+                await session.execute(_insert_ignoring_repeats(session, batch))
+                await session.commit()
+                return len(batch)
+            except IntegrityError:
+                # An item (or feed) deleted since its events were accepted: write the rest.
+                await session.rollback()
+            items = {e.content_id for e in batch}
+            feeds = {e.channel_id for e in batch}
+            alive = set(
+                await session.scalars(select(ContentItem.id).where(ContentItem.id.in_(items)))
+            )
+            alive |= set(await session.scalars(select(Channel.id).where(Channel.id.in_(feeds))))
+            kept = [e for e in batch if e.content_id in alive and e.channel_id in alive]
+            if kept:
+                await session.execute(_insert_ignoring_repeats(session, kept))
+                await session.commit()
+            return len(kept)
 
     async def close(self) -> None:
+        """Stop after writing what is pending (an API process shutting down loses none)."""
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
         try:
             await self.flush()
         except Exception:
-            log.exception("feed_events_write_failed")
+            log.exception("feed_events_write_failed", lost=len(self._pending))
+
+
+def _insert_ignoring_repeats(session: AsyncSession, batch: list[PendingEvent]) -> Any:
+    """One INSERT of the batch that skips what is stored already (same client, item, type
+    and day), on either database."""
+    now = utcnow()
+    rows = [
+        {
+            "id": new_id(),
+            "org_id": e.org_id,
+            "community_id": e.community_id,
+            "channel_id": e.channel_id,
+            "content_id": e.content_id,
+            "client_id": e.client_id,
+            "type": e.type,
+            "day": e.day,
+            "at": e.at,
+            "created_at": now,
+        }
+        for e in batch
+    ]
+    dialect = session.bind.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(FeedEvent).values(rows).on_conflict_do_nothing()

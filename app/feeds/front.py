@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import ValidationFailed
@@ -17,7 +18,17 @@ from app.feeds.cache import CORS_HEADERS, Answer, FeedCache, cache_key, not_modi
 from app.feeds.query import FORMATS, FeedQuery, parse
 from app.settings import Settings
 
+log = structlog.get_logger("hearth.feeds")
+
 PREFIX = "/v1/feeds/"
+MAX_REMEMBERED = 512  # longest query string + Accept-Language kept parsed
+# The conditional headers' longest accepted values (the routes document the same).
+_CONDITION_LENGTHS = ((b"if-none-match", 2000), (b"if-modified-since", 100))
+_CORS_NAMES = {
+    b"access-control-allow-origin",
+    b"access-control-allow-credentials",
+    b"access-control-expose-headers",
+}
 MAX_QUERIES = 1_000  # distinct query strings remembered parsed (launchers send few)
 _PATH = re.compile(r"/v1/feeds/([^/]{1,100})(/feed\.json|/rss|/atom)?")
 _HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](?::[0-9]{1,5})?")
@@ -73,11 +84,22 @@ class FeedFront:
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *CORS_HEADERS]}
+                # Any origin, whatever HEARTH_CORS_ORIGINS lets the staff API answer: one
+                # Access-Control-Allow-Origin (a browser refuses two), no Vary on Origin.
+                headers = [_without_origin(h) for h in message.get("headers", [])]
+                headers = [h for h in headers if h is not None and h[0] not in _CORS_NAMES]
+                message = {**message, "headers": [*headers, *CORS_HEADERS]}
             await send(message)
 
         route = feed_route(scope["path"]) if method in ("GET", "HEAD") else None
-        if route is not None and await self._from_cache(scope, send, *route):
+        try:
+            answered = route is not None and await self._from_cache(scope, send, *route)
+        except Exception:
+            # Not answered from the cache: the route meets the same trouble and answers it
+            # as a problem (this layer sits outside FastAPI's error handling).
+            log.exception("feed_front_failed", path=scope["path"])
+            answered = False
+        if answered:
             return
         if method == "HEAD":
             # The routes are GET; a HEAD is the same answer without its body.
@@ -96,16 +118,17 @@ class FeedFront:
             query: FeedQuery | None = parse(*raw)
         except ValidationFailed:
             query = None
-        if len(self._queries) >= MAX_QUERIES:
-            self._queries.clear()
-        self._queries[raw] = query
+        if len(raw[0]) + len(raw[1] or "") <= MAX_REMEMBERED:  # a huge header: not kept
+            if len(self._queries) >= MAX_QUERIES:
+                self._queries.clear()
+            self._queries[raw] = query
         return query
 
     async def _from_cache(self, scope: Scope, send: Send, name: str, fmt: str) -> bool:
         cache: FeedCache = self.state.feed_cache
         query = self._query(scope)
-        if query is None:
-            return False
+        if query is None or not _conditions_ok(scope):
+            return False  # the route answers the 422
         known, ref = cache.directory.fresh(name)
         if not known:
             try:
@@ -127,6 +150,24 @@ class FeedFront:
         (feed_cache.HITS if status == 200 else feed_cache.NOT_MODIFIED).inc()
         await _send(send, status, (*headers, *CORS_HEADERS), body)
         return True
+
+
+def _conditions_ok(scope: Scope) -> bool:
+    """The conditional headers within the lengths the routes accept."""
+    for name, longest in _CONDITION_LENGTHS:
+        value = _header(scope, name)
+        if value is not None and len(value) > longest:
+            return False
+    return True
+
+
+def _without_origin(header: tuple[bytes, bytes]) -> tuple[bytes, bytes] | None:
+    """A Vary header without `Origin` (None when nothing is left)."""
+    name, value = header
+    if name.lower() != b"vary":
+        return header
+    kept = [v.strip() for v in value.split(b",") if v.strip().lower() != b"origin"]
+    return (name, b", ".join(kept)) if kept else None
 
 
 def reply(

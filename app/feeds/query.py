@@ -35,6 +35,13 @@ REGION = re.compile(r"[A-Za-z]{2}")
 TAG = "[a-z0-9][a-z0-9_-]{0,49}"
 TAGS = re.compile(rf"{TAG}(?:,{TAG}){{0,19}}")
 LOCALE = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8}){0,4}")
+LIMIT = re.compile(r"[0-9]{1,3}")
+SEMVER = re.compile(
+    r"v?(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*)){0,2}"
+    r"(-(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(\.(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?"
+    r"(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?"
+)
+MAX_ACCEPT_LANGUAGE = 500
 # pinned.priority.published_at (microseconds).id: the position after the last item served.
 CURSOR = re.compile(r"([01])\.([0-9]{1,3})\.([0-9]{1,17})\.([0-9a-f]{32})")
 MAX_PREFERENCES = 8  # Accept-Language ranges considered; more is noise or an attack on the key
@@ -65,8 +72,8 @@ class FeedQuery:
             ("platform", self.platform),
             ("region", self.region),
             ("version", self.version),
-            ("tags", ",".join(self.tags) or None),
-            ("kinds", ",".join(self.kinds) or None),
+            *(("tags", tag) for tag in self.tags),
+            *(("kinds", kind) for kind in self.kinds),
             ("limit", str(self.limit) if self.limit != DEFAULT_LIMIT else None),
             ("cursor", cursor),
         ]
@@ -96,11 +103,19 @@ def _list(params: Mapping[str, list[str]], name: str) -> list[str]:
 
 def parse(query_string: str | bytes, accept_language: str | None) -> FeedQuery:
     """Parse and validate a feed request's query; raises ValidationFailed (422) with the
-    parameter at fault."""
+    parameter at fault. At least as strict as the routes' documented parameters: what this
+    accepts, the front may answer from its cache without the routes' own validation."""
     if isinstance(query_string, bytes):
         query_string = query_string.decode("latin-1")
+    if accept_language is not None and len(accept_language) > MAX_ACCEPT_LANGUAGE:
+        raise ValidationFailed(
+            f"Accept-Language is longer than {MAX_ACCEPT_LANGUAGE} characters.",
+            errors=[
+                {"loc": ["header", "accept-language"], "message": "too long", "type": "value_error"}
+            ],
+        )
     params: dict[str, list[str]] = {}
-    for key, value in parse_qsl(query_string, keep_blank_values=False):
+    for key, value in parse_qsl(query_string, keep_blank_values=True):
         params.setdefault(key, []).append(value)
     locale = _one(params, "locale")
     if locale is not None and not LOCALE.fullmatch(locale):
@@ -113,6 +128,8 @@ def parse(query_string: str | bytes, accept_language: str | None) -> FeedQuery:
         raise _invalid("region", "an ISO 3166-1 alpha-2 code such as `DE`")
     version = _one(params, "version")
     if version is not None:
+        if len(version) > 64 or not SEMVER.fullmatch(version):
+            raise _invalid("version", "a semantic version such as `1.4.2`")
         version = str(parse_version(version, "version"))
     raw_tags = params.get("tags", [])
     if len(raw_tags) > 20 or not all(TAGS.fullmatch(value) for value in raw_tags):
@@ -120,13 +137,15 @@ def parse(query_string: str | bytes, accept_language: str | None) -> FeedQuery:
             "tags", "up to 20 values, each a tag (a-z, 0-9, `_`, `-`) or comma-separated tags"
         )
     tags = _list(params, "tags")
-    kinds = _list(params, "kinds")
-    if unknown := [kind for kind in kinds if kind not in CONTENT_KINDS]:
-        raise _invalid("kinds", f"unknown kind {unknown[0]!r}; one of {', '.join(CONTENT_KINDS)}")
+    kinds = params.get("kinds", [])
+    if len(kinds) > len(CONTENT_KINDS) or any(kind not in CONTENT_KINDS for kind in kinds):
+        raise _invalid(
+            "kinds", f"up to {len(CONTENT_KINDS)}, each one of {', '.join(CONTENT_KINDS)}"
+        )
     limit_text = _one(params, "limit")
     limit = DEFAULT_LIMIT
     if limit_text is not None:
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
+        if not LIMIT.fullmatch(limit_text) or not 1 <= int(limit_text) <= MAX_LIMIT:
             raise _invalid("limit", f"a whole number from 1 to {MAX_LIMIT}")
         limit = int(limit_text)
     cursor_text = _one(params, "cursor")
@@ -137,7 +156,8 @@ def parse(query_string: str | bytes, accept_language: str | None) -> FeedQuery:
             raise _invalid("cursor", "not a cursor of this feed; start again without one")
         pinned, priority, micros, item_id = match.groups()
         cursor = (int(pinned), int(priority), int(micros), item_id)
-    theme = _one(params, "theme") or THEMES[0]
+    theme = _one(params, "theme")
+    theme = THEMES[0] if theme is None else theme
     if theme not in THEMES:
         raise _invalid("theme", "dark or light")
     return FeedQuery(

@@ -17,7 +17,7 @@ from app.core.ratelimit import ip_bucket
 from app.feeds import events, formats
 from app.feeds.cache import FeedCache
 from app.feeds.front import base_url, reply
-from app.feeds.query import MAX_LIMIT, TAG, parse
+from app.feeds.query import MAX_ACCEPT_LANGUAGE, MAX_LIMIT, SEMVER, TAG, parse
 from app.feeds.schemas import FeedEventsAccepted, FeedEventsIn, FeedOut
 from app.feeds.service import FeedRef
 from app.schedule.schemas import ContentKind
@@ -31,11 +31,6 @@ FeedName = Annotated[
         pattern=r"^[^/]{1,100}$",
     ),
 ]
-SEMVER = (
-    r"^v?(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*)){0,2}"
-    r"(-(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(\.(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?"
-    r"(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
-)
 FEED_RESPONSES: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified: the client's copy (If-None-Match, If-Modified-Since)."},
     **problem_responses(404, 422),
@@ -87,7 +82,11 @@ class FeedParams:
     ] = None
     version: Annotated[
         str | None,
-        Query(pattern=SEMVER, max_length=64, description="The launcher's semantic version"),
+        Query(
+            pattern=f"^{SEMVER.pattern}$",
+            max_length=64,
+            description="The launcher's semantic version",
+        ),
     ] = None
     tags: Annotated[
         list[Annotated[str, Query(pattern=f"^{TAG}(,{TAG}){{0,19}}$")]] | None,
@@ -98,7 +97,7 @@ class FeedParams:
     cursor: Annotated[
         str | None, Query(pattern=r"^[01]\.[0-9]{1,3}\.[0-9]{1,17}\.[0-9a-f]{32}$")
     ] = None
-    accept_language: Annotated[str | None, Header(max_length=500)] = None
+    accept_language: Annotated[str | None, Header(max_length=MAX_ACCEPT_LANGUAGE)] = None
     if_none_match: Annotated[str | None, Header(max_length=2000)] = None
     if_modified_since: Annotated[str | None, Header(max_length=100)] = None
 

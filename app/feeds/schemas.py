@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from app.core.schemas import RequestModel, ResponseModel
+from app.core.schemas import Instant, RequestModel, ResponseModel
 
 MAX_EVENTS = 100
 
@@ -23,8 +23,10 @@ class FeedEventIn(RequestModel):
     item_id: uuid.UUID
     type: Literal["impression", "click"]
     client_id: ClientId
-    at: datetime | None = Field(
-        None, description="When it happened (default: when received); within the last 48 hours."
+    at: Instant | None = Field(
+        None,
+        description="When it happened, with its UTC offset (default: when received); within"
+        " the last 48 hours.",
     )
 
 

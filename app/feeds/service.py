@@ -9,6 +9,7 @@ thousand variants of one feed (locales, platforms, regions, versions, pages) cos
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,9 +27,10 @@ from app.core.errors import NotFound
 from app.core.text import render_markdown
 from app.feeds.query import FeedQuery, negotiate
 from app.schedule.models import Asset, ContentItem, Delivery
-from app.schedule.render import body_html, variant
+from app.schedule.render import variant
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FEED_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")  # an id or a public slug
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -75,6 +77,8 @@ async def find_feed(
     """The enabled launcher feed `name` names: a channel id, else a public slug (an id is
     looked up first, so a slug shaped like an id never hides another feed). `org_id`
     restricts the search to one organisation (staff previews)."""
+    if not FEED_NAME.fullmatch(name):
+        return None  # neither an id nor a slug (and nothing a database should see)
     try:
         channel_id: uuid.UUID | None = uuid.UUID(name)
     except ValueError:
@@ -156,7 +160,7 @@ class LiveItem:
     locale: str
     own: tuple[str, str, str | None]  # title, body, summary in the item's own locale
     translations: dict[str, dict[str, Any]]
-    _item: ContentItem
+    own_html: str | None  # the own body's HTML when it was rendered already (no variant)
     _views: dict[str, Localized] = field(default_factory=dict)
 
     @property
@@ -204,7 +208,7 @@ class LiveItem:
                 text = self.translations[found]
                 return Localized(text["title"], None, render_markdown(text["body"]))
         title, body, summary = self.own
-        return Localized(title, summary, body_html(self._item, body))
+        return Localized(title, summary, self.own_html or render_markdown(body))
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +219,7 @@ class Snapshot:
     ref: FeedRef
     items: tuple[LiveItem, ...]
     moments: tuple[datetime, ...]
+    size: int  # bytes it holds, near enough: counted in the feed cache's bound
 
     def valid_until(self, now: datetime) -> datetime | None:
         """When answers given now go stale without a new version."""
@@ -275,7 +280,9 @@ async def load_snapshot(session: AsyncSession, ref: FeedRef) -> Snapshot:
                 kind=item.kind,
                 pinned=bool(options.get("pinned")),
                 priority=int(options.get("priority") or 0),
-                published_at=item.published_at or delivered_at or item.updated_at,
+                # When it went live in this feed: fixed once delivered (the item's own
+                # published_at waits for its slowest channel).
+                published_at=delivered_at or item.published_at or item.updated_at,
                 updated_at=item.updated_at,
                 starts_at=_instant(options.get("starts_at")),
                 expires_at=_instant(options.get("expires_at")),
@@ -289,12 +296,26 @@ async def load_snapshot(session: AsyncSession, ref: FeedRef) -> Snapshot:
                 locale=item.locale,
                 own=(title, body, options.get("summary")),
                 translations=item.translations or {},
-                _item=item,
+                own_html=item.body_html if body == item.body else None,
             )
         )
     items.sort(key=lambda live: live.order_key, reverse=True)
+    # Every window's moments, the passed ones too (Last-Modified counts an expiry); items
+    # that expired are dropped: they never show again without an edit (a new version).
     moments = {m for live in items for m in (live.starts_at, live.expires_at) if m is not None}
-    return Snapshot(ref, tuple(items), tuple(sorted(moments)))
+    now = utcnow()
+    items = [live for live in items if live.expires_at is None or live.expires_at > now]
+    size = sum(_size(item) for item, _ in rows)
+    return Snapshot(ref, tuple(items), tuple(sorted(moments)), size)
+
+
+def _size(item: ContentItem) -> int:
+    """An item's share of a snapshot's memory: its texts and the objects around them."""
+    texts = len(item.title) + len(item.body) + len(item.body_html)
+    texts += sum(
+        len(t.get("title", "")) + 2 * len(t.get("body", "")) for t in item.translations.values()
+    )
+    return 2 * texts + 2_000
 
 
 @dataclass(frozen=True, slots=True)

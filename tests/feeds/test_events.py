@@ -69,7 +69,7 @@ async def test_bad_events_are_refused(client: httpx.AsyncClient, studio: Studio)
     old = (datetime.now(UTC) - timedelta(days=3)).isoformat()
     stale = await client.post(url, json={"events": [{**one, "at": old}]})
     assert stale.status_code == 422
-    assert stale.json()["errors"][0]["loc"] == ["body", "events", 0, "at"]
+    assert stale.json()["errors"][0]["loc"] == ["body", "events", "0", "at"]
     unknown = await client.post("/v1/feeds/nope/events", json={"events": [one]})
     assert unknown.status_code == 404
 
@@ -81,3 +81,11 @@ async def test_events_are_rate_limited_per_ip(client: httpx.AsyncClient, studio:
         (await client.post(feed_url(studio, "/events"), json=body)).status_code for _ in range(6)
     ]
     assert codes == [202] * 5 + [429]  # the test settings allow 5 a minute
+
+
+async def test_an_event_time_needs_its_offset(client: httpx.AsyncClient, studio: Studio) -> None:
+    item = await published(client, studio)
+    naive = {"item_id": item["id"], "type": "click", "client_id": "a", "at": "2026-11-30T10:00:00"}
+    answer = await client.post(feed_url(studio, "/events"), json={"events": [naive]})
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["loc"][:3] == ["body", "events", "0"]

@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from app.feeds import service
+from tests.conftest import http_client, make_settings, running_app
 from tests.feeds.conftest import feed_url, published
 from tests.schedule.conftest import Studio
 
@@ -145,5 +147,72 @@ async def test_staff_preview_over_graphql(
     assert [i["title"] for i in windows["data"]["feed"]["items"]] == ["Everyone", "PC only"]
     elsewhere = await preview("ps5", other_org.auth("owner"))
     assert elsewhere["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    odd = await client.post(
+        "/graphql",
+        json={"query": query, "variables": {"feed": "a\u0000b", "platform": None}},
+        headers=studio.auth("viewer"),
+    )
+    assert odd.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     anonymous = await preview("ps5", {})
     assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_what_the_routes_refuse_the_cache_refuses_too(
+    client: httpx.AsyncClient, studio: Studio
+) -> None:
+    """The front answers cached feeds without FastAPI's validation: a request the routes
+    refuse must be refused alike once the feed is cached, never answered or a 500."""
+    await published(client, studio, kind="event", title="Cup")
+    await published(client, studio, kind="announcement", title="News")
+    url = feed_url(studio)
+    assert (await client.get(url)).status_code == 200  # cached from here on
+    for query, headers in (
+        ("?locale=", {}),
+        ("?limit=%C2%B2", {}),  # "²" is a digit to Python, not a number
+        ("?kinds=event,announcement", {}),
+        ("?kinds=", {}),
+        ("?theme=", {}),
+        ("?version=" + "1" * 65, {}),
+        ("", {"accept-language": "en, " * 200}),
+        ("", {"if-none-match": '"x", ' * 500}),
+    ):
+        for _ in range(2):  # a miss, then what the front would have cached
+            answer = await client.get(url + query, headers=headers)
+            assert answer.status_code == 422, (query, answer.status_code, answer.text)
+            assert answer.headers["content-type"] == "application/problem+json"
+    # next_url spells several kinds as the routes take them.
+    page = await client.get(url + "?kinds=event&kinds=announcement&limit=1")
+    follow = await client.get(page.json()["next_url"].removeprefix("https://hearth.example"))
+    assert follow.status_code == 200 and [i["title"] for i in follow.json()["items"]] == ["Cup"]
+
+
+async def test_a_burst_of_misses_reads_the_feed_once(
+    client: httpx.AsyncClient, studio: Studio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await published(client, studio)
+    loads = 0
+    real = service.load_snapshot
+
+    async def counted(*args: Any) -> Any:
+        nonlocal loads
+        loads += 1
+        await asyncio.sleep(0.05)  # a slow query: everyone arrives while it runs
+        return await real(*args)
+
+    monkeypatch.setattr(service, "load_snapshot", counted)
+    await asyncio.sleep(0.1)  # the directory's entry goes stale (50 ms here)
+    answers = await asyncio.gather(*(client.get(feed_url(studio)) for _ in range(20)))
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.headers["etag"] for a in answers}) == 1
+    assert loads == 1
+
+
+async def test_one_allow_origin_even_where_the_staff_api_has_cors(database_url: str) -> None:
+    settings = make_settings(database_url, cors_origins=["https://dash.example"])
+    async with running_app(settings) as app, http_client(app) as client:
+        answer = await client.get(
+            "/v1/feeds/no-such-feed", headers={"origin": "https://dash.example"}
+        )
+    assert answer.status_code == 404
+    assert answer.headers.get_list("access-control-allow-origin") == ["*"]
+    assert "origin" not in answer.headers.get("vary", "").lower()
