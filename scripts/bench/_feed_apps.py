@@ -1,12 +1,13 @@
 """The baselines of scripts/bench/feed.py, under the uvicorn settings `hearth serve` uses.
 
     _feed_apps.py raw --port N --answer FILE     a raw ASGI app serving one captured answer
-    _feed_apps.py bare --port N --channel-id ID  a bare FastAPI endpoint on Hearth's database
+    _feed_apps.py bare --port N                  a bare FastAPI endpoint on Hearth's database
 
 `raw` answers GET on any path with the bytes and headers of a Hearth feed answer captured
 to FILE (JSON: status, headers, body in base64), and 304 with the same headers when the
 request's If-None-Match is that ETag: the least any server can do for the same answer.
-`bare` reads the feed's 20 newest delivered items in one query and returns them as JSON.
+`bare` answers GET /feed/{channel_id} with the feed's 20 newest delivered items, read in
+one query and returned as JSON.
 The database URL comes from HEARTH_DATABASE_URL, as Hearth's does.
 """
 
@@ -72,7 +73,7 @@ def raw_app(answer: dict[str, Any]) -> Any:
     return app
 
 
-def bare_app(database_url: str, channel_id: uuid.UUID) -> FastAPI:
+def bare_app(database_url: str) -> FastAPI:
     engine = create_async_engine(database_url, pool_size=10, max_overflow=20)
     app = FastAPI()
 
@@ -80,8 +81,8 @@ def bare_app(database_url: str, channel_id: uuid.UUID) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/feed")
-    async def feed() -> dict[str, Any]:
+    @app.get("/feed/{channel_id}")
+    async def feed(channel_id: uuid.UUID) -> dict[str, Any]:
         stmt = (
             select(content)
             .join(deliveries, deliveries.c.content_id == content.c.id)
@@ -101,13 +102,12 @@ def main() -> None:
     parser.add_argument("mode", choices=("raw", "bare"))
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--answer", help="raw: the captured answer (JSON)")
-    parser.add_argument("--channel-id", type=uuid.UUID, help="bare: the feed's channel")
     args = parser.parse_args()
     if args.mode == "raw":
         with open(args.answer) as f:
             app = raw_app(json.load(f))
     else:
-        app = bare_app(os.environ["HEARTH_DATABASE_URL"], args.channel_id)
+        app = bare_app(os.environ["HEARTH_DATABASE_URL"])
     uvicorn.run(
         app,
         host="127.0.0.1",

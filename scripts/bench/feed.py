@@ -13,9 +13,11 @@ connections) to core 1:
 (a) the cached 200 of the feed against a raw ASGI app (_feed_apps.py raw) serving the same
     bytes and headers under the same uvicorn settings: goal at least 0.5 of its rate;
 (b) the 304 (If-None-Match) against the same raw app's 304: goal at least 0.5;
-(c) the uncached render (a second Hearth with HEARTH_FEED_CACHE_BYTES=0: every request
-    reads and renders the feed) against a bare FastAPI endpoint that reads the same 20
-    rows in one query and returns them as JSON (_feed_apps.py bare): goal at least 0.3;
+(c) the uncached render (a second Hearth with HEARTH_FEED_CACHE_BYTES=0, each connection
+    asking its own feed of the same 20 items, so that no two requests share a read or a
+    render: every request reads and renders a feed) against a bare FastAPI endpoint that
+    reads the same 20 rows in one query and returns them as JSON (_feed_apps.py bare),
+    each connection its own feed too: goal at least 0.3;
 (d) memory: N distinct variants (`?platform=…`) asked of the cached Hearth, whose cache is
     bounded by --cache-bytes, and of the uncached one: the cache's own count, and the
     cached process's resident memory growth beyond the uncached one's, must stay under
@@ -98,28 +100,36 @@ def start(name: str, argv: list[str], env: dict[str, str], work: Path, servers: 
     return server
 
 
-def seed(base: str, admin_token: str) -> dict[str, Any]:
-    """Through the API: an org, a community, a launcher feed and 20 items published to it."""
+def seed(base: str, admin_token: str, feeds: int) -> dict[str, Any]:
+    """Through the API: an org, a community, `feeds` launcher feeds and 20 items published
+    to all of them (the first feed is the one measured; the others give the uncached run
+    one feed per connection)."""
     with httpx.Client(base_url=base, timeout=30) as c:
         key = call(c, "POST", "/v1/orgs", admin_token, 201, json={"name": "Bench"})["owner_key"]
         community = {"slug": "bench", "name": "Bench", "locales": ["en", "de"]}
         cid = call(c, "POST", "/v1/communities", key, 201, json=community)["id"]
-        channel = {"name": "launcher", "kind": "launcher_feed", "config": {}}
-        feed_id = call(c, "POST", f"/v1/communities/{cid}/channels", key, 201, json=channel)["id"]
+        feed_ids = []
+        for n in range(feeds):
+            channel = {"name": f"launcher-{n}", "kind": "launcher_feed", "config": {}}
+            created = call(c, "POST", f"/v1/communities/{cid}/channels", key, 201, json=channel)
+            feed_ids.append(created["id"])
+        feed_id = feed_ids[0]
         items = []
-        for n in range(20):
-            draft = {
-                "kind": "patch_notes" if n % 3 else "announcement",
-                "title": f"Patch 1.{n}: what changed",
-                "body": BODY,
-                "channel_ids": [feed_id],
-                "tags": ["patch", f"season-{n % 4}"],
-                "translations": {"de": {"title": f"Patch 1.{n}", "body": BODY}},
-                "feed": {"summary": f"Update {n}", "pinned": n == 0, "priority": n % 5},
-            }
-            item = call(c, "POST", f"/v1/communities/{cid}/content", key, 201, json=draft)
-            call(c, "POST", f"/v1/content/{item['id']}/publish", key, 202)
-            items.append(item["id"])
+        # An item goes to at most 20 channels: the same 20 items for each group of feeds.
+        for group in range(0, feeds, 20):
+            for n in range(20):
+                draft = {
+                    "kind": "patch_notes" if n % 3 else "announcement",
+                    "title": f"Patch 1.{n}: what changed",
+                    "body": BODY,
+                    "channel_ids": feed_ids[group : group + 20],
+                    "tags": ["patch", f"season-{n % 4}"],
+                    "translations": {"de": {"title": f"Patch 1.{n}", "body": BODY}},
+                    "feed": {"summary": f"Update {n}", "pinned": n == 0, "priority": n % 5},
+                }
+                item = call(c, "POST", f"/v1/communities/{cid}/content", key, 201, json=draft)
+                call(c, "POST", f"/v1/content/{item['id']}/publish", key, 202)
+                items.append(item["id"])
         deadline = time.monotonic() + 60
         for item_id in items:
             while True:
@@ -129,7 +139,11 @@ def seed(base: str, admin_token: str) -> dict[str, Any]:
                 if time.monotonic() > deadline:
                     raise SetupError(f"item {item_id} was not delivered to the feed")
                 time.sleep(0.05)
-    return {"feed_id": feed_id, "path": f"/v1/feeds/{feed_id}?locale=en"}
+    return {
+        "feed_id": feed_id,
+        "feed_ids": feed_ids,
+        "path": f"/v1/feeds/{feed_id}?locale=en",
+    }
 
 
 def capture(base: str, path: str, work: Path) -> tuple[Path, dict[str, Any]]:
@@ -151,7 +165,7 @@ def load(
     args: argparse.Namespace,
     label: str,
     server: Server,
-    path: str,
+    paths: tuple[str, ...],
     expected: int,
     headers: tuple[tuple[str, str], ...] = (),
 ) -> dict[str, Any]:
@@ -159,7 +173,7 @@ def load(
         label=label,
         port=server.port,
         method="GET",
-        paths=(path,),
+        paths=paths,
         token="",
         expected=expected,
         concurrency=args.concurrency,
@@ -289,7 +303,7 @@ def bench(args: argparse.Namespace, db_url: str, work: Path, servers: list[Serve
         return [hearth_bin, "serve", "--host", "127.0.0.1", "--port", str(port)]
 
     hearth = start("hearth", serve(free_port()), env, work, servers)
-    data = seed(hearth.base, admin_token)
+    data = seed(hearth.base, admin_token, 1 + args.concurrency)
     answer_file, answer = capture(hearth.base, data["path"], work)
     print(f"Seeded a feed of 20 items: {answer['bytes']:,} bytes of Hearth JSON")
     apps = [sys.executable, str(HERE / "_feed_apps.py")]
@@ -303,21 +317,26 @@ def bench(args: argparse.Namespace, db_url: str, work: Path, servers: list[Serve
     uncached = start(
         "uncached", serve(free_port()), {**env, "HEARTH_FEED_CACHE_BYTES": "0"}, work, servers
     )
-    bare_argv = [*apps, "bare", "--port", str(free_port()), "--channel-id", data["feed_id"]]
-    bare = start("bare", bare_argv, env, work, servers)
+    bare = start("bare", [*apps, "bare", "--port", str(free_port())], env, work, servers)
 
     etag = (("if-none-match", answer["etag"]),)
+    one = (data["path"],)
+    # Uncached: each connection asks its own feed (the same 20 items in each), so requests
+    # in flight together never share a read or a render: every request does both. The
+    # bare endpoint reads each connection's own feed alike.
+    own = tuple(f"/v1/feeds/{feed}?locale=en" for feed in data["feed_ids"][1:])
+    own_bare = tuple(f"/feed/{feed}" for feed in data["feed_ids"][1:])
     results = {}
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-        for label, server, path, expected, headers in (
-            ("raw 200", raw, data["path"], 200, ()),
-            ("hearth 200", hearth, data["path"], 200, ()),
-            ("raw 304", raw, data["path"], 304, etag),
-            ("hearth 304", hearth, data["path"], 304, etag),
-            ("bare FastAPI", bare, "/feed", 200, ()),
-            ("hearth uncached", uncached, data["path"], 200, ()),
+        for label, server, paths, expected, headers in (
+            ("raw 200", raw, one, 200, ()),
+            ("hearth 200", hearth, one, 200, ()),
+            ("raw 304", raw, one, 304, etag),
+            ("hearth 304", hearth, one, 304, etag),
+            ("bare FastAPI", bare, own_bare, 200, ()),
+            ("hearth uncached", uncached, own, 200, ()),
         ):
-            results[label] = load(pool, args, label, server, path, expected, headers)
+            results[label] = load(pool, args, label, server, paths, expected, headers)
     mem = memory(args, hearth, uncached, data["feed_id"])
     clean = report(results, mem, args.cache_bytes)
     if (os.cpu_count() or 1) < 4:
