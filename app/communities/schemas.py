@@ -183,8 +183,22 @@ FeedSlug = Annotated[
 ]
 
 
+LinkURL = Annotated[
+    str,
+    StringConstraints(max_length=2048, pattern=r"^https?://[!-.0-~][!-~]*$"),
+    Field(description="An http(s) link for players to open (Hearth never calls it)."),
+]
+FeedTitle = Annotated[
+    Text(100), Field(description="The feed's title (default: the community's name).")
+]
+
+
 class LauncherFeedConfig(RequestModel):
     public_slug: FeedSlug | None = None
+    title: FeedTitle | None = None
+    home_page_url: LinkURL | None = Field(
+        None, description="Where the news live on the web, e.g. the game's news page."
+    )
 
 
 CONFIG_MODELS: dict[ChannelKind, type[RequestModel]] = {
@@ -268,7 +282,8 @@ NewChannel = Annotated[
 class ChannelConfigPatch(PatchModel):
     """The config fields to change; each must belong to the channel's kind (409 otherwise)."""
 
-    nullable = frozenset({"username", "avatar_url", "public_slug"})  # cleared by null
+    # cleared by null
+    nullable = frozenset({"username", "avatar_url", "public_slug", "title", "home_page_url"})
 
     webhook_url: HttpURL | None = Field(None, description="discord, slack")
     username: Text(80) | None = Field(None, description="discord")
@@ -277,6 +292,8 @@ class ChannelConfigPatch(PatchModel):
     secret: WebhookSecret | None = Field(None, description="webhook: a new signing secret")
     category_id: uuid.UUID | None = Field(None, description="forum")
     public_slug: FeedSlug | None = Field(None, description="launcher_feed")
+    title: FeedTitle | None = Field(None, description="launcher_feed")
+    home_page_url: LinkURL | None = Field(None, description="launcher_feed")
 
 
 class ChannelUpdate(PatchModel):

@@ -143,8 +143,9 @@ def _generator(page: FeedPage, links: Links, *, atom: bool) -> FeedGenerator:
     feed.title(page.ref.title)
     feed.language(page.locale)
     feed.generator("Hearth", __version__)
-    feed.link(href=page.ref.home_page_url or links.feed, rel="alternate")
+    # Self first: feedgen's RSS <link> is the last link added, whatever its rel.
     feed.link(href=links.feed, rel="self")
+    feed.link(href=page.ref.home_page_url or links.feed, rel="alternate")
     if links.next:
         feed.link(href=links.next, rel="next")
     feed.updated(page.last_modified)

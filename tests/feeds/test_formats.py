@@ -3,6 +3,7 @@ absolute URLs and sanitized HTML everywhere."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import feedparser
@@ -88,3 +89,28 @@ async def test_rss_and_atom_parse_cleanly(client: httpx.AsyncClient, studio: Stu
     again = await client.get(feed_url(studio, "/rss") + "?tags=patch,pc,patch")
     once = await client.get(feed_url(studio, "/rss") + "?tags=pc&tags=patch")
     assert again.headers["etag"] == once.headers["etag"]
+
+
+async def test_a_feed_has_its_own_title_and_home_page(
+    client: httpx.AsyncClient, studio: Studio
+) -> None:
+    await published(client, studio)
+    feed_id = studio.channels["launcher_feed"]
+    assert (await client.get(feed_url(studio))).json()["title"] == "Starfall"  # the community
+    config = {"title": "Starfall News", "home_page_url": "https://starfall.example/news"}
+    named = await client.patch(
+        f"/v1/channels/{feed_id}", json={"config": config}, headers=studio.auth()
+    )
+    assert named.status_code == 200, named.text
+    await asyncio.sleep(0.1)  # the test replica re-reads a feed every 50 ms
+    document = (await client.get(feed_url(studio, "/feed.json"))).json()
+    assert document["title"] == "Starfall News"
+    assert document["home_page_url"] == "https://starfall.example/news"
+    rss = feedparser.parse((await client.get(feed_url(studio, "/rss"))).content)
+    assert rss.feed.title == "Starfall News" and rss.feed.link == "https://starfall.example/news"
+    cleared = await client.patch(
+        f"/v1/channels/{feed_id}", json={"config": {"title": None}}, headers=studio.auth()
+    )
+    assert cleared.status_code == 200, cleared.text
+    await asyncio.sleep(0.1)
+    assert (await client.get(feed_url(studio))).json()["title"] == "Starfall"
