@@ -15,7 +15,7 @@ from app.core.errors import PayloadTooLarge, problem_response
 
 log = structlog.get_logger("hearth.http")
 
-_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def route_template(scope: Scope) -> str:
@@ -38,7 +38,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = _header(scope, b"x-request-id")
-        request_id = incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if incoming and SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope["hearth.request_id"] = request_id
         status = 500
         started = time.perf_counter()

@@ -13,6 +13,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import ValidationFailed
+from app.core.middleware import SAFE_REQUEST_ID
 from app.feeds import cache as feed_cache
 from app.feeds.cache import CORS_HEADERS, Answer, FeedCache, cache_key, not_modified
 from app.feeds.query import FORMATS, FeedQuery, parse
@@ -148,6 +149,9 @@ class FeedFront:
             head=scope["method"] == "HEAD",
         )
         (feed_cache.HITS if status == 200 else feed_cache.NOT_MODIFIED).inc()
+        request_id = _header(scope, b"x-request-id")
+        if request_id and SAFE_REQUEST_ID.match(request_id):
+            headers = (*headers, (b"x-request-id", request_id.encode()))  # echoed, as elsewhere
         await _send(send, status, (*headers, *CORS_HEADERS), body)
         return True
 

@@ -284,8 +284,8 @@ async def load_snapshot(session: AsyncSession, ref: FeedRef) -> Snapshot:
                 priority=int(options.get("priority") or 0),
                 # When it went live in this feed: fixed once delivered (the item's own
                 # published_at waits for its slowest channel).
-                published_at=delivered_at or item.published_at or item.updated_at,
-                updated_at=item.updated_at,
+                published_at=(published := delivered_at or item.published_at or item.updated_at),
+                updated_at=max(item.updated_at, published),
                 starts_at=_instant(options.get("starts_at")),
                 expires_at=_instant(options.get("expires_at")),
                 platforms=frozenset(options.get("platforms") or ()),

@@ -216,3 +216,12 @@ async def test_one_allow_origin_even_where_the_staff_api_has_cors(database_url: 
     assert answer.status_code == 404
     assert answer.headers.get_list("access-control-allow-origin") == ["*"]
     assert "origin" not in answer.headers.get("vary", "").lower()
+
+
+async def test_a_cached_answer_echoes_the_request_id(
+    client: httpx.AsyncClient, studio: Studio
+) -> None:
+    await published(client, studio)
+    await client.get(feed_url(studio))  # cached from here on
+    again = await client.get(feed_url(studio), headers={"x-request-id": "launcher-42"})
+    assert again.headers["x-request-id"] == "launcher-42"
