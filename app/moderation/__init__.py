@@ -1,0 +1,1 @@
+"""Moderation: automod, the review queue, sanctions, appeals and the audit log."""

@@ -1,0 +1,102 @@
+"""Automod's text forms and matchers: what dodges they see through, and what they must not
+match (pure functions: no database)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from app.moderation.matching import (
+    KeywordIndex,
+    compile_pattern,
+    find_caps,
+    find_link,
+    find_mentions,
+    find_regex,
+    strongest,
+)
+from app.moderation.text import folded, plain
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "FREE",
+        "\uff26\uff32\uff25\uff25",  # fullwidth (NFKC)
+        "fr\u200bee",  # a zero-width space inside
+        "\u202efree",  # a bidi override in front
+        "fr\u0435\u0435",  # Cyrillic ie twice
+        "frée",  # a diacritic
+        "fr33",  # leetspeak
+        "f.r.e.e",
+        "f r e e",
+        "f-r-3-3",
+    ],
+)
+def test_dodges_fold_to_the_same_word(written: str) -> None:
+    assert folded(written).text == "free"
+
+
+def test_what_folding_leaves_alone() -> None:
+    assert folded("rn").text == "rn"  # ASCII is never re-folded into look-alikes (m)
+    assert folded("f  r e e").text == "f  ree"  # two spaces do not join
+    assert folded("I am a b c").text == "i am abc"
+    assert plain("Fr33 f.r.e.e").text == "fr33 f.r.e.e"  # regex's form: no leet, no joins
+
+
+def test_keywords_report_the_text_as_written() -> None:
+    index = KeywordIndex([("r1", "free coins", True), ("r2", "scam", False)])
+    scam = "\u0455\u0441\u0430m"  # Cyrillic dze, es and a, then a Latin m
+    text = f"Get Fr33 c0ins now, no {scam}"
+    found = {(m.rule, m.matched) for m in index.find(text)}
+    assert found == {("r1", "Fr33 c0ins"), ("r2", scam)}
+
+
+def test_word_matching_has_no_scunthorpe_problem() -> None:
+    index = KeywordIndex([("word", "ass", True), ("sub", "ass", False)])
+    assert {m.rule for m in index.find("a classic")} == {"sub"}
+    assert {m.rule for m in index.find("what an a.s.s")} == {"word", "sub"}
+
+
+def test_wildcards_are_runs_of_letters() -> None:
+    index = KeywordIndex([("w", "f*ck", True)])
+    assert [m.matched for m in index.find("oh fuuuck it")] == ["fuuuck"]
+    assert index.find("fickle") == []  # whole words: it must end in "ck"
+    assert [m.matched for m in index.find("feedback")] == ["feedback"]  # as the rule says
+    assert index.find("f1ck") != []  # leet folds 1 to i: a letter
+
+
+def test_a_regex_that_backtracks_forever_is_stopped() -> None:
+    evil = compile_pattern(r"(a+)+$")
+    started = time.monotonic()
+    assert find_regex("r", [evil], "a" * 40 + "!", None) is None
+    assert time.monotonic() - started < 1.0
+    with pytest.raises(ValueError):
+        compile_pattern("a" * 501)
+    hit = find_regex("r", [compile_pattern(r"buy\s+gold")], "BUY  Gold here", None)
+    assert hit is not None and hit.matched == "BUY  Gold"
+
+
+def test_links_by_domain_and_invites() -> None:
+    blocked = {"block_domains": ["scam.example"]}
+    assert find_link("l", "see https://login.scam.example/x", **blocked) is not None
+    assert find_link("l", "[free](http://scam.example)", **blocked) is not None
+    assert find_link("l", "notscam.example is fine", **blocked) is None
+    allowed = {"allow_domains": ["starfall.example"]}
+    assert find_link("l", "https://wiki.starfall.example/a", **allowed) is None
+    assert find_link("l", "https://evil.example", **allowed) is not None
+    invites = {"block_invites": True}
+    assert find_link("l", "join discord.gg/abc123", **invites) is not None
+    assert find_link("l", "https://discord.com/invite/abc", **invites) is not None
+    assert find_link("l", "https://discord.com/developers", **invites) is None
+
+
+def test_mentions_caps_and_the_strongest_action() -> None:
+    assert find_mentions("m", "@a @b @c", 2) is not None
+    assert find_mentions("m", "@a @b mail@example.com", 2) is None
+    assert find_caps("c", "WHY IS THIS BROKEN", 10, 0.7) is not None
+    assert find_caps("c", "OK", 10, 0.7) is None  # too short to judge
+    assert strongest(["flag", "hold", "alert"]) == "hold"
+    assert strongest(["alert", "block", "timeout"]) == "block"
+    assert strongest([]) is None
