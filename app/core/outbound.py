@@ -15,6 +15,7 @@ import random
 import re
 import socket
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -116,7 +117,29 @@ async def resolve_checked(url: httpx.URL, policy: OutboundPolicy) -> IPAddress:
     return addresses[0]
 
 
+# Names resolved lately: every send to a Discord webhook would otherwise ask the system's
+# resolver (a thread hop) again. Safe to keep for a while: each send still checks the
+# addresses it is given and connects to the one it checked, so a DNS answer that changes
+# (rebinding) can only ever be an address that passed the check.
+RESOLVED_SECONDS = 30.0
+_MAX_RESOLVED = 1_000
+_resolved: OrderedDict[tuple[str, int], tuple[float, list[IPAddress]]] = OrderedDict()
+
+
 async def _resolve(host: str, port: int) -> list[IPAddress]:
+    key = (host, port)
+    kept = _resolved.get(key)
+    if kept is not None and time.monotonic() < kept[0]:
+        return kept[1]
+    addresses = await _lookup(host, port)
+    _resolved[key] = (time.monotonic() + RESOLVED_SECONDS, addresses)
+    _resolved.move_to_end(key)
+    while len(_resolved) > _MAX_RESOLVED:
+        _resolved.popitem(last=False)
+    return addresses
+
+
+async def _lookup(host: str, port: int) -> list[IPAddress]:
     loop = asyncio.get_running_loop()
     try:
         infos = await asyncio.wait_for(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 import httpx
 import pytest
@@ -152,3 +153,28 @@ async def test_a_receivers_cookie_is_never_sent_to_another_receiver() -> None:
         assert all("cookie" not in {name.lower() for name in r.headers} for r in sent)
     finally:
         receiver.close()
+
+
+async def test_a_name_is_resolved_once_a_while_and_still_checked_every_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    outbound._resolved.clear()
+    lookups: list[str] = []
+    real = outbound._lookup
+
+    async def counted(host: str, port: int) -> list[Any]:
+        lookups.append(host)
+        return await real(host, port)
+
+    monkeypatch.setattr(outbound, "_lookup", counted)
+    allowed = OutboundPolicy.from_entries(["localhost"])
+    for _ in range(3):
+        await outbound.check_url("http://localhost:8080/hook", allowed)
+    assert lookups == ["localhost"]
+    with pytest.raises(UnsafeURL):  # the kept answer is checked against each send's policy
+        await outbound.check_url("http://localhost:8080/hook", STRICT)
+    monkeypatch.setattr(outbound, "RESOLVED_SECONDS", 0.0)
+    outbound._resolved.clear()
+    await outbound.check_url("http://localhost:8080/hook", allowed)
+    await outbound.check_url("http://localhost:8080/hook", allowed)
+    assert lookups == ["localhost"] * 3  # expired at once: asked again each time
