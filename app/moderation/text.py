@@ -27,7 +27,10 @@ INVISIBLE = frozenset(
     "\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069"
     "\u3164\ufeff\uffa0"
 )
-JOINERS = frozenset(" .-")
+# What may separate spaced-out letters; a tuple, so runs are found in the same order in
+# every process (a set's order changes with the hash seed).
+SEPARATORS = (" ", ".", "-")
+JOINERS = frozenset(SEPARATORS)
 
 
 @functools.cache
@@ -84,14 +87,42 @@ def folded(text: str) -> Form:
     """`plain`, then leetspeak folded and spaced-out single letters joined."""
     base = plain(text)
     chars = base.text.translate(LEET)
-    keep = [True] * len(chars)
-    # A separator goes when it sits between two single letters: `f.r.e.e`, `f r e e`.
-    for i in range(1, len(chars) - 1):
-        if chars[i] in JOINERS and _single(chars, i - 1) and _single(chars, i + 1):
-            keep[i] = False
+    dropped = _spacing(chars)
+    keep = [i not in dropped for i in range(len(chars))]
     text = "".join(c for c, k in zip(chars, keep, strict=True) if k)
     origin = tuple(o for o, k in zip(base.origin, keep, strict=True) if k)
     return Form(text, origin)
+
+
+def _spacing(chars: str) -> set[int]:
+    """Separators to drop: those inside a run of single letters spaced by one same
+    separator (`f.r.e.e`, `f r e e`). Where two runs share a letter (`a b.a.d`), the longer
+    one wins and the other keeps what is left of it, so `a` stays a word of its own."""
+    runs: list[list[int]] = []
+    for separator in SEPARATORS:
+        i = 0
+        while i < len(chars):
+            j = i
+            while (
+                _single(chars, j)
+                and j + 2 < len(chars)
+                and chars[j + 1] == separator
+                and _single(chars, j + 2)
+            ):
+                j += 2
+            if j > i:
+                runs.append(list(range(i, j + 1, 2)))
+                i = j + 1
+            else:
+                i += 1
+    used: set[int] = set()
+    dropped: set[int] = set()
+    for letters in sorted(runs, key=lambda run: (-len(run), run[0])):  # ties: leftmost first
+        letters = [i for i in letters if i not in used]  # runs meet at their ends only
+        if len(letters) >= 2:
+            used.update(letters)
+            dropped.update(range(letters[0] + 1, letters[-1], 2))
+    return dropped
 
 
 def _single(chars: str, i: int) -> bool:

@@ -16,6 +16,7 @@ from app.moderation.matching import (
     find_regex,
     strongest,
 )
+from app.moderation.screening import RuleSet, RuleSpec
 from app.moderation.text import folded, plain
 
 
@@ -100,3 +101,38 @@ def test_mentions_caps_and_the_strongest_action() -> None:
     assert strongest(["flag", "hold", "alert"]) == "hold"
     assert strongest(["alert", "block", "timeout"]) == "block"
     assert strongest([]) is None
+
+
+def test_a_rule_set_screens_a_text_once_for_every_rule() -> None:
+    rules = RuleSet(
+        [
+            RuleSpec("spam", "keyword", {"terms": ["free coins", "g*ld"], "match": "word"}, "hold"),
+            RuleSpec("slur", "keyword", {"terms": ["badword"]}, "block"),
+            RuleSpec("sellers", "regex", {"patterns": [r"buy\s+\w+\s+now"]}, "flag"),
+            RuleSpec("phishing", "link", {"block_domains": ["scam.example"]}, "hide"),
+            RuleSpec("shouting", "caps", {"min_length": 10, "max_ratio": 0.8}, "alert"),
+            RuleSpec("pings", "mentions", {"max": 3}, "flag"),
+        ]
+    )
+    clean = rules.screen("Great patch, thanks!")
+    assert clean.decision == "allow" and clean.matches == []
+    spam = rules.screen("FR33 C0INS and g0ld, buy gold now at https://scam.example/x")
+    assert spam.decision == "hold"  # block > timeout > hold > hide > flag > alert
+    assert {rule.id: m.matched for rule, m in spam.matches} == {
+        "spam": "FR33 C0INS",
+        "sellers": "buy gold now",
+        "phishing": "https://scam.example/x",
+    }
+    assert rules.screen("what a b.a.d.w.o.r.d").decision == "block"
+
+
+@pytest.mark.parametrize(
+    ("written", "form"),
+    [
+        ("what a b.a.d.w.o.r.d", "what a badword"),  # the longer run keeps its letter
+        ("x y z.a.b.c", "xy zabc"),
+        ("a.b c", "ab c"),  # a tie: the leftmost run first, in every process
+    ],
+)
+def test_spaced_out_runs_that_meet(written: str, form: str) -> None:
+    assert folded(written).text == form
