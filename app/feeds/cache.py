@@ -55,6 +55,15 @@ class Answer:
     last_modified: datetime  # whole seconds, as the header says
     version: int
     valid_until: datetime | None
+    # What each status sends, put together once (a cached answer is sent many times).
+    headers_200: tuple[tuple[bytes, bytes], ...] = ()
+    headers_304: tuple[tuple[bytes, bytes], ...] = ()
+
+    def __post_init__(self) -> None:
+        length = (b"content-length", str(len(self.body)).encode())
+        object.__setattr__(self, "headers_200", (*self.headers, length))
+        no_type = tuple((k, v) for k, v in self.headers if k != b"content-type")
+        object.__setattr__(self, "headers_304", no_type)
 
     @property
     def size(self) -> int:

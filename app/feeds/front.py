@@ -41,12 +41,12 @@ _PREFLIGHT = (
 )
 
 
-def base_url(scope: Scope, settings: Settings) -> str:
+def base_url(scope: Scope, settings: Settings, host: str | None = None) -> str:
     """Where the URLs in a feed point: HEARTH_PUBLIC_URL, else the address the request
     came to (a Host header that is not a host name is not echoed)."""
     if settings.public_url:
         return settings.public_url.rstrip("/")
-    host = _header(scope, b"host")
+    host = host or _header(scope, b"host")
     if not host or not _HOST.fullmatch(host):
         server = scope.get("server") or ("localhost", None)
         host = server[0] if server[1] in (None, 80, 443) else f"{server[0]}:{server[1]}"
@@ -109,10 +109,10 @@ class FeedFront:
             return
         await self.app(scope, receive, send_with_cors)
 
-    def _query(self, scope: Scope) -> FeedQuery | None:
+    def _query(self, scope: Scope, accept_language: str | None) -> FeedQuery | None:
         """The request's query, parsed once per distinct query string and language header
         (launchers send few of them); None when the route must answer a 422."""
-        raw = (scope["query_string"], _header(scope, b"accept-language"))
+        raw = (scope["query_string"], accept_language)
         if raw in self._queries:
             return self._queries[raw]
         try:
@@ -127,8 +127,9 @@ class FeedFront:
 
     async def _from_cache(self, scope: Scope, send: Send, name: str, fmt: str) -> bool:
         cache: FeedCache = self.state.feed_cache
-        query = self._query(scope)
-        if query is None or not _conditions_ok(scope):
+        header = _Headers(scope)
+        query = self._query(scope, header.get(b"accept-language"))
+        if query is None or not _conditions_ok(header):
             return False  # the route answers the 422
         known, ref = cache.directory.fresh(name)
         if not known:
@@ -138,28 +139,42 @@ class FeedFront:
                 return False  # the route meets the same error and answers it as a problem
         if ref is None:
             return False
-        answer = cache.cached(cache_key(ref, fmt, query, base_url(scope, cache.settings)), ref)
+        base = base_url(scope, cache.settings, header.get(b"host"))
+        answer = cache.cached(cache_key(ref, fmt, query, base), ref)
         if answer is None:
             feed_cache.MISSES.inc()
             return False
         status, headers, body = reply(
             answer,
-            _header(scope, b"if-none-match"),
-            _header(scope, b"if-modified-since"),
+            header.get(b"if-none-match"),
+            header.get(b"if-modified-since"),
             head=scope["method"] == "HEAD",
         )
         (feed_cache.HITS if status == 200 else feed_cache.NOT_MODIFIED).inc()
-        request_id = _header(scope, b"x-request-id")
+        request_id = header.get(b"x-request-id")
         if request_id and SAFE_REQUEST_ID.match(request_id):
             headers = (*headers, (b"x-request-id", request_id.encode()))  # echoed, as elsewhere
         await _send(send, status, (*headers, *CORS_HEADERS), body)
         return True
 
 
-def _conditions_ok(scope: Scope) -> bool:
+class _Headers:
+    """A request's headers read once (a cached answer looks at five of them)."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, scope: Scope) -> None:
+        self._raw: dict[bytes, bytes] = dict(scope["headers"])
+
+    def get(self, name: bytes) -> str | None:
+        value = self._raw.get(name)
+        return None if value is None else value.decode("latin-1")
+
+
+def _conditions_ok(header: _Headers) -> bool:
     """The conditional headers within the lengths the routes accept."""
     for name, longest in _CONDITION_LENGTHS:
-        value = _header(scope, name)
+        value = header.get(name)
         if value is not None and len(value) > longest:
             return False
     return True
@@ -179,9 +194,8 @@ def reply(
 ) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes]:
     """Status, headers and body for an answer: 304 when the client's copy is current."""
     if not_modified(answer, if_none_match, if_modified_since):
-        return 304, tuple((k, v) for k, v in answer.headers if k != b"content-type"), b""
-    length = (b"content-length", str(len(answer.body)).encode())
-    return 200, (*answer.headers, length), b"" if head else answer.body
+        return 304, answer.headers_304, b""
+    return 200, answer.headers_200, b"" if head else answer.body
 
 
 async def _send(send: Send, status: int, headers: Any, body: bytes) -> None:
