@@ -275,6 +275,11 @@ def seed_demo() -> None:
             + ". The announcement goes out to the forum and the launcher feed as soon as"
             " Hearth runs."
         )
+    if result.feed:
+        typer.echo(
+            f"\nThe starfall launcher feed (public, for game launchers):\n  {base}/v1/feeds/"
+            f"{result.feed}   (also /feed.json, /rss, /atom, and /embed for a web view)"
+        )
     if result.forum_community:
         # This terminal may have set the database inline, for seed-demo only: repeat it.
         database = _where_env(settings, "", 0, only="HEARTH_DATABASE")

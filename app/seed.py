@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.communities import channels as channel_service
 from app.communities import service as community_service
+from app.communities.models import Channel
 from app.communities.platforms import ChannelKind
 from app.communities.schemas import ChannelCreate, CommunityCreate, Tone
 from app.core.auth import Actor, Role
@@ -23,9 +25,16 @@ from app.forum.schemas import CategoryCreate, PostCreate, ThreadCreate
 from app.orgs import service as org_service
 from app.orgs.schemas import ApiKeyCreate, OrgCreate
 from app.schedule import workflow
-from app.schedule.schemas import ContentCreate, ContentKind, FeedOptions, Recurrence
+from app.schedule.schemas import (
+    ContentCreate,
+    ContentKind,
+    FeedOptions,
+    Recurrence,
+    Translation,
+)
 
 WEEKLY_UPDATE = "FREQ=WEEKLY;BYDAY=FR;BYHOUR=18;BYMINUTE=0"
+DEMO_FEED = "starfall-news"
 
 DEMO_COMMUNITIES = [
     CommunityCreate(
@@ -67,6 +76,7 @@ class SeedResult:
     communities: dict[str, list[str]] = field(default_factory=dict)
     forum_community: str = ""
     content: list[str] = field(default_factory=list)
+    feed: str = ""  # starfall's launcher feed, as its URL names it
 
 
 async def seed(runtime: Runtime) -> SeedResult:
@@ -89,16 +99,24 @@ async def seed(runtime: Runtime) -> SeedResult:
                 community.id,
                 CategoryCreate(name="Announcements", slug="announcements", position=0),
             )
+            feed_config = {}
+            if community.slug == "starfall" and not await _feed_slug_taken(session, DEMO_FEED):
+                # A name for the launcher's URL; a second demo run keeps it for the first.
+                feed_config = {"public_slug": DEMO_FEED, "title": "Starfall News"}
             for channel in (
                 ChannelCreate(
                     name="forum", kind=ChannelKind.forum, config={"category_id": str(news.id)}
                 ),
-                ChannelCreate(name="launcher-news", kind=ChannelKind.launcher_feed),
+                ChannelCreate(
+                    name="launcher-news", kind=ChannelKind.launcher_feed, config=feed_config
+                ),
             ):
                 created, _ = await channel_service.create_channel(
                     session, actor, community.id, channel, policy=runtime.outbound
                 )
                 names.append(created.name)
+                if community.slug == "starfall" and created.kind == ChannelKind.launcher_feed:
+                    result.feed = created.public_slug or str(created.id)
             result.communities[community.slug] = names
             if community.slug == "starfall":
                 await _seed_forum(session, runtime, actor, community.id)
@@ -118,12 +136,10 @@ def _next_friday_6pm_london(now: datetime) -> datetime:
 async def _seed_content(session: AsyncSession, owner: Actor, community_id: uuid.UUID) -> list[str]:
     """A published announcement, patch notes scheduled for the day after tomorrow and a
     weekly community update, so the calendar and the feed have something in them."""
-    channel_ids = [
-        c.id
-        for c in (
-            await channel_service.list_channels(session, owner, community_id, PageParams(limit=10))
-        ).items
-    ]
+    channels = (
+        await channel_service.list_channels(session, owner, community_id, PageParams(limit=10))
+    ).items
+    channel_ids = [c.id for c in channels]
     now = utcnow()
     announcement = await workflow.create(
         session,
@@ -168,7 +184,33 @@ async def _seed_content(session: AsyncSession, owner: Actor, community_id: uuid.
         ),
     )
     await workflow.schedule(session, owner, weekly.id, _next_friday_6pm_london(now))
-    return [announcement.title, patch.title, weekly.title]
+    feed_ids = [c.id for c in channels if c.kind == ChannelKind.launcher_feed]
+    event = await workflow.create(
+        session,
+        owner,
+        community_id,
+        ContentCreate(
+            kind=ContentKind.event,
+            title="Nebula weekend: double rewards",
+            body="Every Nebula run pays double until Monday.\n\nFly safe, the Starfall team",
+            channel_ids=feed_ids,
+            tags=["event"],
+            translations={
+                "de": Translation(
+                    title="Nebula-Wochenende: doppelte Belohnungen",
+                    body="Jeder Nebula-Einsatz zahlt bis Montag doppelt.",
+                )
+            },
+            feed=FeedOptions(summary="Double rewards all weekend.", priority=10),
+        ),
+    )
+    await workflow.publish(session, owner, event.id)
+    return [announcement.title, event.title, patch.title, weekly.title]
+
+
+async def _feed_slug_taken(session: AsyncSession, slug: str) -> bool:
+    found = await session.scalar(select(Channel.id).where(Channel.public_slug == slug))
+    return found is not None
 
 
 async def _seed_forum(

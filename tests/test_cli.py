@@ -94,6 +94,22 @@ async def seed_and_use(url: str) -> None:
             return [i["status"] for i in items] == ["published"]
 
         await eventually(announced, timeout=20)
+        # The launcher feed it prints shows them, in German too.
+        (feed,) = re.findall(r"(/v1/feeds/\S+)\s", seeded.stdout)
+
+        async def in_the_feed() -> list[str]:
+            answer = await client.get(feed, headers={"accept-language": "de"})
+            if answer.status_code != 200:
+                return []
+            titles = [i["title"] for i in answer.json()["items"]]
+            return titles if len(titles) == 2 else []
+
+        titles = await eventually(in_the_feed, timeout=20)
+        # Pinned first; the event in its German translation.
+        assert titles == [
+            "Season 3: the Nebula frontier opens",
+            "Nebula-Wochenende: doppelte Belohnungen",
+        ]
         denied = await client.post(
             "/v1/communities",
             json={"slug": "x", "name": "X"},
