@@ -19,11 +19,13 @@ from app.moderation.matching import (
     find_link,
     find_mentions,
     find_regex,
+    links,
     strongest,
 )
 from app.moderation.text import folded, plain
 
 TEXT_KINDS = ("keyword", "regex", "link", "mentions", "caps")
+ACTIVITY_KINDS = ("flood", "new_member")  # need the member's recent activity
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,16 @@ class RuleSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class MemberActivity:
+    """What `flood` and `new_member` rules read of the member posting: read once per post,
+    for the windows the rule set asks (`RuleSet.flood_windows`)."""
+
+    age_hours: float
+    visible_posts: int
+    posts_within: dict[int, int]  # window in seconds -> posts in it before this one
+
+
+@dataclass(frozen=True, slots=True)
 class Screening:
     """`decision`: the strongest action of the matching rules, or `allow`."""
 
@@ -46,7 +58,12 @@ class Screening:
 
 class RuleSet:
     def __init__(self, rules: Iterable[RuleSpec]) -> None:
-        self.rules = {rule.id: rule for rule in rules if rule.kind in TEXT_KINDS}
+        self.rules = {
+            rule.id: rule for rule in rules if rule.kind in (*TEXT_KINDS, *ACTIVITY_KINDS)
+        }
+        self.flood_windows = sorted(
+            {r.config["window_seconds"] for r in self.rules.values() if r.kind == "flood"}
+        )
         self._keywords = KeywordIndex(
             (rule.id, term, rule.config.get("match", "word") == "word")
             for rule in self.rules.values()
@@ -59,7 +76,9 @@ class RuleSet:
             if rule.kind == "regex"
         ]
 
-    def screen(self, text: str) -> Screening:
+    def screen(self, text: str, activity: MemberActivity | None = None) -> Screening:
+        """Every rule against the text; activity rules only when there is a member's
+        activity to read (staff and tests without a member skip them)."""
         found: dict[Hashable, Match] = {}
         for match in self._keywords.find(text, folded(text)):
             found.setdefault(match.rule, match)  # a rule's first match is its evidence
@@ -68,7 +87,7 @@ class RuleSet:
             if (match := find_regex(rule_id, patterns, text, form)) is not None:
                 found.setdefault(rule_id, match)
         for rule in self.rules.values():
-            match = self._other(rule, text)
+            match = self._other(rule, text, activity)
             if match is not None:
                 found.setdefault(rule.id, match)
         matches = [(self.rules[rule_id], match) for rule_id, match in found.items()]
@@ -76,8 +95,10 @@ class RuleSet:
         return Screening(decision, matches)
 
     @staticmethod
-    def _other(rule: RuleSpec, text: str) -> Match | None:
+    def _other(rule: RuleSpec, text: str, activity: MemberActivity | None) -> Match | None:
         config = rule.config
+        if rule.kind in ACTIVITY_KINDS:
+            return None if activity is None else _activity(rule, text, activity)
         if rule.kind == "link":
             return find_link(
                 rule.id,
@@ -91,3 +112,24 @@ class RuleSet:
         if rule.kind == "caps":
             return find_caps(rule.id, text, config["min_length"], config["max_ratio"])
         return None
+
+
+def _activity(rule: RuleSpec, text: str, activity: MemberActivity) -> Match | None:
+    config = rule.config
+    if rule.kind == "flood":
+        # `max_posts` posts in the window pass; the next one matches.
+        window, limit = config["window_seconds"], config["max_posts"]
+        recent = activity.posts_within.get(window, 0)
+        if recent >= limit:
+            return Match(rule.id, "", f"{recent + 1} posts in {window} s (at most {limit})")
+        return None
+    young = activity.age_hours < config.get("min_age_hours", 0)
+    few = activity.visible_posts < config.get("min_posts", 0)
+    if not (young or few):
+        return None
+    if config.get("applies_to", "all") == "links":
+        found = links(text)
+        if not found:
+            return None
+        return Match(rule.id, found[0][0], "a link from a new member")
+    return Match(rule.id, "", "a new member")

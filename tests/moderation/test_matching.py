@@ -16,7 +16,7 @@ from app.moderation.matching import (
     find_regex,
     strongest,
 )
-from app.moderation.screening import RuleSet, RuleSpec
+from app.moderation.screening import MemberActivity, RuleSet, RuleSpec
 from app.moderation.text import folded, plain
 
 
@@ -136,3 +136,27 @@ def test_a_rule_set_screens_a_text_once_for_every_rule() -> None:
 )
 def test_spaced_out_runs_that_meet(written: str, form: str) -> None:
     assert folded(written).text == form
+
+
+def test_flood_and_new_member_rules_read_the_members_activity() -> None:
+    rules = RuleSet(
+        [
+            RuleSpec("flood", "flood", {"max_posts": 3, "window_seconds": 60}, "timeout"),
+            RuleSpec(
+                "new",
+                "new_member",
+                {"min_age_hours": 24, "min_posts": 2, "applies_to": "links"},
+                "hold",
+            ),
+        ]
+    )
+    assert rules.flood_windows == [60]
+    settled = MemberActivity(age_hours=500, visible_posts=40, posts_within={60: 2})
+    assert rules.screen("see https://x.example", settled).decision == "allow"
+    busy = MemberActivity(age_hours=500, visible_posts=40, posts_within={60: 3})
+    assert rules.screen("one more", busy).decision == "timeout"  # the fourth in a minute
+    newcomer = MemberActivity(age_hours=2, visible_posts=0, posts_within={60: 0})
+    assert rules.screen("hello all", newcomer).decision == "allow"  # no link: not screened
+    held = rules.screen("cheap gold at https://x.example", newcomer)
+    assert held.decision == "hold" and held.matches[0][1].matched == "https://x.example"
+    assert rules.screen("see https://x.example").decision == "allow"  # no member: skipped
