@@ -80,9 +80,9 @@ class RuleSet:
         """Every rule against the text; activity rules only when there is a member's
         activity to read (staff and tests without a member skip them)."""
         found: dict[Hashable, Match] = {}
-        for match in self._keywords.find(text, folded(text)):
-            found.setdefault(match.rule, match)  # a rule's first match is its evidence
         form = plain(text)
+        for match in self._keywords.find(text, folded(text, form)):
+            found.setdefault(match.rule, match)  # a rule's first match is its evidence
         for rule_id, patterns in self._regexes:
             if (match := find_regex(rule_id, patterns, text, form)) is not None:
                 found.setdefault(rule_id, match)
