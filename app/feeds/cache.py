@@ -26,7 +26,9 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any, TypeVar
 
+from app.core.conditional import etag_matches
 from app.core.db import utcnow
+from app.core.errors import NotFound
 from app.core.metrics import FEED_ANSWERS, FEED_CACHE_BYTES
 from app.core.runtime import Runtime
 from app.feeds import formats, service
@@ -81,8 +83,7 @@ def not_modified(answer: Answer, if_none_match: str | None, if_modified_since: s
     """RFC 9110 §13.1: If-None-Match (a list, weak or strong tags, or `*`) decides when
     present; If-Modified-Since only without it."""
     if if_none_match is not None:
-        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-        return "*" in tags or answer.etag in tags
+        return etag_matches(if_none_match, answer.etag)
     if if_modified_since:
         try:
             since = parsedate_to_datetime(if_modified_since)
@@ -197,6 +198,13 @@ class FeedCache:
                 return await service.find_feed(session, feed_name)
 
         return await self.directory.lookup(name, read)
+
+    async def require(self, runtime: Runtime, name: str) -> FeedRef:
+        """The feed `name` names, or a 404 problem."""
+        ref = await self.find(runtime, name)
+        if ref is None:
+            raise NotFound(f"No launcher feed is published as '{name}'.")
+        return ref
 
     async def snapshot(self, runtime: Runtime, ref: FeedRef) -> Snapshot:
         cached = self._snapshots.get(ref.channel_id)

@@ -26,6 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.communities.models import Channel
 from app.core.db import Database, new_id, utcnow
 from app.core.errors import ValidationFailed
+from app.core.ratelimit import ip_bucket
+from app.core.runtime import Runtime
+from app.feeds.cache import FeedCache
 from app.feeds.models import FeedEvent
 from app.feeds.schemas import FeedEventsIn
 from app.feeds.service import Snapshot
@@ -92,6 +95,24 @@ def accept(snapshot: Snapshot, data: FeedEventsIn) -> tuple[list[PendingEvent], 
             )
         )
     return accepted, ignored
+
+
+async def submit(
+    runtime: Runtime,
+    cache: FeedCache,
+    writer: EventWriter,
+    name: str,
+    data: FeedEventsIn,
+    ip: str | None,
+) -> tuple[int, int]:
+    """A launcher's events for feed `name`: rate limited per IP address, checked against
+    the feed's items, queued for writing. Returns (accepted, ignored)."""
+    if ip:
+        await runtime.limiter.hit("feed_events", ip_bucket(ip))
+    ref = await cache.require(runtime, name)
+    accepted, ignored = accept(await cache.snapshot(runtime, ref), data)
+    writer.add(accepted)
+    return len(accepted), ignored
 
 
 class EventWriter:

@@ -41,23 +41,15 @@ _PREFLIGHT = (
 )
 
 
-def base_url(scope: Scope, settings: Settings, host: str | None = None) -> str:
+def base_url(scope: Scope, settings: Settings, host: str | None) -> str:
     """Where the URLs in a feed point: HEARTH_PUBLIC_URL, else the address the request
     came to (a Host header that is not a host name is not echoed)."""
     if settings.public_url:
         return settings.public_url.rstrip("/")
-    host = host or _header(scope, b"host")
     if not host or not _HOST.fullmatch(host):
         server = scope.get("server") or ("localhost", None)
         host = server[0] if server[1] in (None, 80, 443) else f"{server[0]}:{server[1]}"
     return f"{scope.get('scheme', 'http')}://{host}"
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
 
 
 def feed_route(path: str) -> tuple[str, str] | None:

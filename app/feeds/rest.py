@@ -12,14 +12,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, status
 
 from app.core.deps import RuntimeDep, client_ip
-from app.core.errors import NotFound, problem_responses
-from app.core.ratelimit import ip_bucket
+from app.core.errors import problem_responses
 from app.feeds import events, formats
 from app.feeds.cache import FeedCache
 from app.feeds.front import base_url, reply
 from app.feeds.query import MAX_ACCEPT_LANGUAGE, MAX_LIMIT, SEMVER, TAG, parse
 from app.feeds.schemas import FeedEventsAccepted, FeedEventsIn, FeedOut
-from app.feeds.service import FeedRef
 from app.schedule.schemas import ContentKind
 
 router = APIRouter(prefix="/v1/feeds", tags=["launcher feed"])
@@ -37,19 +35,16 @@ FEED_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _feed(request: Request, name: str) -> tuple[FeedCache, FeedRef]:
-    cache: FeedCache = request.app.state.feed_cache
-    ref = await cache.find(request.app.state.runtime, name)
-    if ref is None:
-        raise NotFound(f"No launcher feed is published as '{name}'.")
-    return cache, ref
-
-
 async def _serve(request: Request, name: str, fmt: str) -> Response:
     query = parse(request.url.query, request.headers.get("accept-language"))
-    cache, ref = await _feed(request, name)
+    cache: FeedCache = request.app.state.feed_cache
+    ref = await cache.require(request.app.state.runtime, name)
     answer = await cache.answer(
-        request.app.state.runtime, ref, fmt, query, base_url(request.scope, cache.settings)
+        request.app.state.runtime,
+        ref,
+        fmt,
+        query,
+        base_url(request.scope, cache.settings, request.headers.get("host")),
     )
     code, headers, body = reply(
         answer,
@@ -163,11 +158,8 @@ async def post_events(
 ) -> FeedEventsAccepted:
     """Impressions and clicks from a launcher (up to 100 per call), deduplicated per client,
     item, type and day, written within about a second. Rate limited per IP address."""
-    ip = client_ip(request)
-    if ip:
-        await runtime.limiter.hit("feed_events", ip_bucket(ip))
-    cache, ref = await _feed(request, feed)
-    snapshot = await cache.snapshot(runtime, ref)
-    accepted, ignored = events.accept(snapshot, data)
-    request.app.state.feed_events.add(accepted)
-    return FeedEventsAccepted(accepted=len(accepted), ignored=ignored)
+    state = request.app.state
+    accepted, ignored = await events.submit(
+        runtime, state.feed_cache, state.feed_events, feed, data, client_ip(request)
+    )
+    return FeedEventsAccepted(accepted=accepted, ignored=ignored)

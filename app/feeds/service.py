@@ -176,15 +176,14 @@ class LiveItem:
             self.expires_at is None or now < self.expires_at
         )
 
-    def matches(self, query: FeedQuery) -> bool:
+    def matches(self, query: FeedQuery, version: semver.Version | None) -> bool:
         """Targeting: an empty list is for everyone; a dimension the query leaves out does
-        not filter."""
+        not filter. `version` is the query's, parsed once for the whole page."""
         if query.platform and self.platforms and query.platform not in self.platforms:
             return False
         if query.region and self.regions and query.region not in self.regions:
             return False
-        if query.version and (self.min_version or self.max_version):
-            version = semver.Version.parse(query.version)
+        if version is not None and (self.min_version or self.max_version):
             if self.min_version and version < self.min_version:
                 return False
             if self.max_version and version >= self.max_version:
@@ -337,12 +336,13 @@ def select_page(snapshot: Snapshot, query: FeedQuery, now: datetime | None = Non
     now = now or utcnow()
     ref = snapshot.ref
     locale = negotiate(query.locales, ref.locales, ref.default_locale)
+    version = semver.Version.parse(query.version) if query.version else None
     chosen: list[LiveItem] = []
     more = False
     for live in snapshot.items:
         if query.cursor is not None and live.order_key >= query.cursor:
             continue
-        if not (live.live(now) and live.matches(query)):
+        if not (live.live(now) and live.matches(query, version)):
             continue
         if len(chosen) == query.limit:
             more = True

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Request, Response, UploadFile, status
 
+from app.core.conditional import etag_matches
 from app.core.deps import CurrentActor, RuntimeDep, Session
 from app.core.errors import document_not_found, problem_responses
 from app.core.pagination import Page, paging
@@ -124,17 +125,9 @@ async def asset_content(
     served = await assets.content_of(session, asset_id, runtime.settings)
     etag = f'"{served.sha256}"'
     headers = {"ETag": etag, "Cache-Control": IMMUTABLE, "X-Content-Type-Options": "nosniff"}
-    if _matches(request.headers.get("if-none-match"), etag):
+    if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     return Response(served.body, media_type=served.content_type, headers=headers)
-
-
-def _matches(header: str | None, etag: str) -> bool:
-    """If-None-Match: a list of tags (weak ones compare by their opaque part), or `*`."""
-    if not header:
-        return False
-    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
-    return "*" in tags or etag in tags
 
 
 document_not_found(router)
