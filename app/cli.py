@@ -100,6 +100,7 @@ def serve(
     import uvicorn
 
     from app.core.logging import configure_logging
+    from app.core.runtime import freeze_startup_heap
     from app.main import create_app
 
     settings = get_settings()
@@ -107,8 +108,10 @@ def serve(
     host, port = host or settings.host, port or settings.port
     _ensure_free(host, port)  # before the banner tells anyone to use this address
     _print_banner(settings, host, port)
+    app = create_app(settings)
+    freeze_startup_heap()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=host,
         port=port,
         log_config=None,

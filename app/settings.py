@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     # Content delivery to channels: the first retry within a minute, then growing to hours.
     delivery_retry_schedule: Annotated[list[float], NoDecode] = list(DEFAULT_DELIVERY_RETRIES)
     # Due rows one delivery job claims: a fan-out costs a transaction per batch, not per row.
-    delivery_batch: int = Field(20, ge=1, le=100)
+    delivery_batch: int = Field(100, ge=1, le=100)
     # Content sends in flight per process. Few connections at once send faster than many
     # (an HTTP client's pool does work per open connection on every request).
     delivery_concurrency: int = Field(16, ge=1, le=100)

@@ -50,10 +50,12 @@ def worker_settings(settings: Settings) -> type:
         )
 
     async def startup(ctx: dict[str, Any]) -> None:
+        from app.core.runtime import freeze_startup_heap
         from app.main import build_runtime
 
         queue = ArqJobQueue(ctx["redis"], settings.queue_name, owns_pool=False)
         ctx["runtime"] = build_runtime(settings, queue)
+        freeze_startup_heap()
         if settings.worker_metrics_port:
             start_http_server(settings.worker_metrics_port, addr=settings.host)
 

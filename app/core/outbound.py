@@ -10,6 +10,7 @@ networks listed in `HEARTH_OUTBOUND_ALLOWED_HOSTS` are exempt (self-hosted recei
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import random
 import re
@@ -81,8 +82,11 @@ def _is_public(address: IPAddress) -> bool:
     return address.is_global and not address.is_multicast
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_target(url: str) -> httpx.URL:
-    """Refuse URLs that are not plain http(s) to a named host."""
+    """Refuse URLs that are not plain http(s) to a named host. Kept per URL: a busy
+    channel's every send would parse the same string again (httpx.URL is immutable; a
+    refusal raises and is not kept)."""
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as exc:
@@ -209,7 +213,7 @@ async def post(
         address = await resolve_checked(target, policy)
         request = client.build_request(
             method,
-            target.copy_with(host=str(address)),
+            _pinned(target, address),
             content=content,
             headers={
                 "Host": _host_header(target),
@@ -306,6 +310,12 @@ async def send(
         duration_ms=round((time.perf_counter() - started) * 1000, 2),
         retry_after=parse_retry_after(answer.headers.get("retry-after")),
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _pinned(target: httpx.URL, address: IPAddress) -> httpx.URL:
+    """The URL with its host replaced by the checked address (kept, like `parse_target`)."""
+    return target.copy_with(host=str(address))
 
 
 def _host_header(url: httpx.URL) -> str:

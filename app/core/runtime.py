@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import ssl
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -100,3 +101,12 @@ def new_http_client() -> httpx.AsyncClient:
         headers={"User-Agent": f"Hearth/{__version__} (+https://hearth.dev)"},
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
     )
+
+
+def freeze_startup_heap() -> None:
+    """Take what starting up allocated (modules, the app, compiled statements: some 200,000
+    objects) out of the garbage collector's full passes, which would otherwise walk them
+    again and again for the life of the process (a tenth of a delivery's CPU time). Only for
+    the processes `hearth serve` and `hearth worker` start: frozen objects are never freed."""
+    gc.collect()
+    gc.freeze()
