@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import AwareDatetime
 from strawberry.tools import merge_types
 
+from app.audit import graphql as audit_graphql
 from app.communities import graphql as communities_graphql
 from app.core.graphql import DATETIME, Schema, extensions
 from app.feeds import graphql as feeds_graphql
@@ -22,6 +23,7 @@ Query = merge_types(
         forum_graphql.Query,
         schedule_graphql.Query,
         feeds_graphql.Query,
+        audit_graphql.Query,
     ),
 )
 Mutation = merge_types(

@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import Receive, Scope, Send
 
 from app import __version__, worker
+from app.audit.rest import router as audit_router
 from app.communities.rest import router as communities_router
 from app.core import openapi
 from app.core.db import Database
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         assets_router,
         feeds_router,
         webhooks_router,
+        audit_router,
     )
     for router in routers:
         app.include_router(router)

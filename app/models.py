@@ -1,6 +1,7 @@
 """Every domain's tables, imported in one place for Alembic and the metadata."""
 
 from app.communities.models import Channel, Community
+from app.core.audit import AuditEntry
 from app.core.db import Base
 from app.core.events import OutboxEvent
 from app.feeds.models import FeedEvent
@@ -22,6 +23,7 @@ metadata = Base.metadata
 __all__ = [
     "ApiKey",
     "Asset",
+    "AuditEntry",
     "Category",
     "Channel",
     "Community",

@@ -18,6 +18,7 @@ from graphql import (
 )
 from pydantic import AwareDatetime, BaseModel
 
+from app.audit.schemas import AuditActor, AuditEntryOut
 from app.communities.schemas import ChannelOut, CommunityOut
 from app.feeds.schemas import FeedItemOut, FeedOut
 from app.graphql import schema
@@ -45,6 +46,8 @@ PAIRS: dict[type[BaseModel], tuple[str, dict[str, str]]] = {
     ChannelOut: ("Channel", {}),
     FeedOut: ("Feed", {}),
     FeedItemOut: ("FeedItem", {}),
+    AuditEntryOut: ("AuditEntry", {}),
+    AuditActor: ("AuditActor", {}),
     CommunityOut: (
         "Community",
         {

@@ -21,7 +21,7 @@ from app.communities.schemas import (
     ChannelOut,
     ChannelUpdate,
 )
-from app.core import events, outbound, signing
+from app.core import audit, events, outbound, signing
 from app.core.auth import Actor, Role
 from app.core.db import flush_or_conflict, utcnow
 from app.core.errors import Conflict, NotFound, ValidationFailed, pydantic_errors
@@ -67,6 +67,38 @@ def to_out(channel: Channel) -> ChannelOut:
 
 def _payload(channel: Channel) -> dict[str, Any]:
     return to_out(channel).model_dump(mode="json")
+
+
+def _audit_state(channel: Channel) -> dict[str, Any]:
+    """What the audit log keeps of a channel. Never its config: it holds webhook URLs,
+    tokens and signing secrets (an update names the config keys it changed, no more)."""
+    return {"name": channel.name, "kind": channel.kind, "enabled": channel.enabled}
+
+
+def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    return sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
+
+
+async def _audit(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    channel: Channel,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    await audit.record(
+        session,
+        actor,
+        action,
+        org_id=actor.org_id,
+        target_type="channel",
+        target_id=channel.id,
+        community_id=channel.community_id,
+        before=before,
+        after=after,
+    )
 
 
 async def _check_urls(config: dict[str, Any], policy: outbound.OutboundPolicy) -> None:
@@ -144,6 +176,7 @@ async def create_channel(
     )
     session.add(channel)
     await flush_or_conflict(session, _taken_meanwhile(data.name, config))
+    await _audit(session, actor, "channel.created", channel, after=_audit_state(channel))
     await events.emit(session, actor.org_id, "channel.created", _payload(channel))
     return channel, signing_secret
 
@@ -222,6 +255,7 @@ async def update_channel(
             {k: v for k, v in changes["config"].items() if isinstance(v, str)}, policy
         )
     channel = await get_channel(session, actor, channel_id)
+    old_state, old_config = _audit_state(channel), dict(channel.config)
     if changes.get("config"):
         _ensure_fields_of_kind(ChannelKind(channel.kind), changes["config"])
     if changes.get("name") is not None and changes["name"] != channel.name:
@@ -238,6 +272,11 @@ async def update_channel(
     channel.feed_version = Channel.feed_version + 1
     channel.updated_at = channel.feed_changed_at = utcnow()
     await flush_or_conflict(session, _taken_meanwhile(channel.name, channel.config))
+    before, after = audit.changes(old_state, _audit_state(channel))
+    config_keys = _changed_keys(old_config, channel.config)
+    if config_keys:
+        after["config"] = config_keys  # which keys, never their values
+    await _audit(session, actor, "channel.updated", channel, before=before, after=after)
     await events.emit(session, actor.org_id, "channel.updated", _payload(channel))
     return channel
 
@@ -250,8 +289,10 @@ async def delete_channel(session: AsyncSession, actor: Actor, channel_id: uuid.U
         "community_id": str(channel.community_id),
         "name": channel.name,
     }
+    state = _audit_state(channel)
     await session.delete(channel)
     await session.flush()
+    await _audit(session, actor, "channel.deleted", channel, before=state)
     await events.emit(session, actor.org_id, "channel.deleted", payload)
 
 

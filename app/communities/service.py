@@ -17,7 +17,7 @@ from app.communities.schemas import (
     CommunityUpdate,
     with_default_locale,
 )
-from app.core import events
+from app.core import audit, events
 from app.core.auth import Actor, Role, forget_community_tokens
 from app.core.db import flush_or_conflict, utcnow
 from app.core.errors import Conflict, NotFound
@@ -43,6 +43,40 @@ def _payload(community: Community) -> dict[str, Any]:
     return to_out(community).model_dump(mode="json")
 
 
+# What the audit log keeps of a community: its staff-chosen names and settings. The
+# description and tone profile are free text, so the log only says that they changed.
+_AUDITED = ("slug", "name", "default_locale", "locales", "require_approval")
+_AUDITED_TEXT = ("description", "tone")
+
+
+def _audit_state(community: Community) -> dict[str, Any]:
+    return {field: getattr(community, field) for field in _AUDITED}
+
+
+async def _audit(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    community: Community,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> None:
+    await audit.record(
+        session,
+        actor,
+        action,
+        org_id=actor.org_id,
+        target_type="community",
+        target_id=community.id,
+        community_id=community.id,
+        before=before,
+        after=after,
+        reason=reason,
+    )
+
+
 async def _ensure_slug_free(session: AsyncSession, org_id: uuid.UUID, slug: str) -> None:
     taken = await session.scalar(
         select(Community.id).where(Community.org_id == org_id, Community.slug == slug)
@@ -66,6 +100,7 @@ async def create_community(session: AsyncSession, actor: Actor, data: CommunityC
     )
     session.add(community)
     await flush_or_conflict(session, f"A community with the slug '{data.slug}' already exists.")
+    await _audit(session, actor, "community.created", community, after=_audit_state(community))
     await events.emit(session, actor.org_id, "community.created", _payload(community))
     return community
 
@@ -136,6 +171,8 @@ async def update_community(
 ) -> Community:
     actor.require(Role.manager)
     community = await get_community(session, actor, community_id)
+    old_state = _audit_state(community)
+    old_text = {field: getattr(community, field) for field in _AUDITED_TEXT}
     changes = data.model_dump(exclude_unset=True)
     if "slug" in changes and changes["slug"] != community.slug:
         await _ensure_slug_free(session, actor.org_id, changes["slug"])
@@ -153,6 +190,11 @@ async def update_community(
     )
     if {"name", "default_locale", "locales"} & changes.keys():
         await touch_feeds(session, community_id=community.id)  # their title and locales
+    before, after = audit.changes(old_state, _audit_state(community))
+    for field in _AUDITED_TEXT:
+        if getattr(community, field) != old_text[field]:
+            after[field] = "changed"
+    await _audit(session, actor, "community.updated", community, before=before, after=after)
     await events.emit(session, actor.org_id, "community.updated", _payload(community))
     return community
 
@@ -183,8 +225,10 @@ async def delete_community(session: AsyncSession, actor: Actor, community_id: uu
     actor.require(Role.owner)
     community = await get_community(session, actor, community_id)
     payload = {"id": str(community.id), "slug": community.slug, "name": community.name}
+    state = {"slug": community.slug, "name": community.name}
     await session.delete(community)
     await session.flush()
+    await _audit(session, actor, "community.deleted", community, before=state)
     await events.emit(session, actor.org_id, "community.deleted", payload)
 
 
@@ -197,6 +241,10 @@ async def set_member_secret(
     community.updated_at = utcnow()
     forget_community_tokens(session, community.id)  # old tokens stop working at once here
     await session.flush()
+    # Only that it was set: the secret itself never enters the log.
+    await _audit(
+        session, actor, "community.member_secret_set", community, after={"member_secret": "set"}
+    )
 
 
 async def member_token_key(
@@ -251,6 +299,15 @@ async def pause(
     community.paused_at, community.pause_reason = utcnow(), reason
     community.updated_at = community.paused_at
     await session.flush()
+    await _audit(
+        session,
+        actor,
+        "community.paused",
+        community,
+        before={"paused": False},
+        after={"paused": True},
+        reason=reason,
+    )
     await events.emit(session, actor.org_id, "community.paused", _payload(community))
     return community
 
@@ -263,5 +320,13 @@ async def resume(session: AsyncSession, actor: Actor, community_id: uuid.UUID) -
     community.paused_at = community.pause_reason = None
     community.updated_at = utcnow()
     await session.flush()
+    await _audit(
+        session,
+        actor,
+        "community.resumed",
+        community,
+        before={"paused": True},
+        after={"paused": False},
+    )
     await events.emit(session, actor.org_id, "community.resumed", _payload(community))
     return community

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, get_args, get_origin
 
@@ -10,6 +11,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     StringConstraints,
     ValidationInfo,
@@ -176,5 +178,16 @@ def _in_utc(moment: datetime) -> datetime:
         raise ValueError("is outside the years Hearth can store") from None
 
 
+_NUMBER = re.compile(r"\s*[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\s*")
+
+
+def _not_a_number(value: Any) -> Any:
+    """pydantic would read a number, or a query parameter's numeric text, as seconds since
+    1970: `until=0.5` is a mistake, not the first second of 1970."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("must be an ISO 8601 date-time with its offset, e.g. 2026-11-30T18:00:00Z")
+    return value
+
+
 # An instant sent with its UTC offset (`…+01:00` or `…Z`), kept and returned in UTC (`Z`).
-Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+Instant = Annotated[AwareDatetime, BeforeValidator(_not_a_number), AfterValidator(_in_utc)]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import audit
 from app.core.auth import Actor, Role
 from app.core.db import flush_or_conflict, utcnow
 from app.core.errors import Conflict, NotFound, missing_reference
@@ -20,6 +22,33 @@ CATEGORY_ORDER = Keyset([(Category.position, "asc"), (Category.name, "asc"), (Ca
 
 def _taken(slug: str) -> str:
     return f"A category with the slug '{slug}' already exists in this community."
+
+
+def _audit_state(category: Category) -> dict[str, Any]:
+    """What the audit log keeps of a category (its description only as "changed")."""
+    return {"name": category.name, "slug": category.slug, "position": category.position}
+
+
+async def _audit(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    category: Category,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    await audit.record(
+        session,
+        actor,
+        action,
+        org_id=actor.org_id,
+        target_type="category",
+        target_id=category.id,
+        community_id=category.community_id,
+        before=before,
+        after=after,
+    )
 
 
 async def create_category(
@@ -36,6 +65,7 @@ async def create_category(
     )
     session.add(category)
     await flush_or_conflict(session, _taken(data.slug))
+    await _audit(session, actor, "category.created", category, after=_audit_state(category))
     return category
 
 
@@ -65,10 +95,15 @@ async def update_category(
 ) -> Category:
     actor.require(Role.manager)
     category = await get_category(session, actor, category_id)
+    old_state, old_description = _audit_state(category), category.description
     for field, value in data.model_dump(exclude_unset=True).items():
         setattr(category, field, value)
     category.updated_at = utcnow()
     await flush_or_conflict(session, _taken(category.slug))
+    before, after = audit.changes(old_state, _audit_state(category))
+    if category.description != old_description:
+        after["description"] = "changed"
+    await _audit(session, actor, "category.updated", category, before=before, after=after)
     return category
 
 
@@ -80,8 +115,10 @@ async def delete_category(session: AsyncSession, actor: Actor, category_id: uuid
     )
     if in_use is not None:
         raise Conflict("The category still has threads; move them to another category first.")
+    state = _audit_state(category)
     await session.delete(category)
     await session.flush()
+    await _audit(session, actor, "category.deleted", category, before=state)
 
 
 async def category_in_community(

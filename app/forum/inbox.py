@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
+from app.core import audit
 from app.core.auth import Actor, Role
 from app.core.db import utcnow
 from app.core.errors import NotFound, missing_reference
@@ -165,6 +166,7 @@ async def update_item(
     )
     if item is None:
         raise NotFound("No such inbox item.")
+    old_state = {"status": item.status, "assignee_key_id": item.assignee_key_id}
     changes = data.model_dump(exclude_unset=True)
     if "assignee_key_id" in changes:
         key_id = changes["assignee_key_id"]
@@ -185,4 +187,18 @@ async def update_item(
         item.resolved_by_key_id = actor.key_id if resolved else None
     item.updated_at = utcnow()
     await session.flush()
+    before, after = audit.changes(
+        old_state, {"status": item.status, "assignee_key_id": item.assignee_key_id}
+    )
+    await audit.record(
+        session,
+        actor,
+        "inbox_item.updated",
+        org_id=actor.org_id,
+        target_type="inbox_item",
+        target_id=item.id,
+        community_id=item.community_id,
+        before=before,
+        after=after,
+    )
     return item

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.core import events
+from app.core import audit, events
 from app.core.auth import Actor, Role
 from app.core.db import new_id, utcnow
 from app.core.emoji import canonical_emoji
@@ -334,8 +334,32 @@ async def edit_post(
             session, thread, sentiment_score=mood.score, reactions=_count(post.reactions)
         )
     await session.flush()
+    if actor.is_staff:  # a member editing their own post is not audited
+        await _audit(session, actor, "post.edited", post, None, {"edited": True})
     await events.emit(session, actor.org_id, "post.edited", event_payload(post))
     return post
+
+
+async def _audit(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    post: Post,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    """A staff write to a post: its states, never its text."""
+    await audit.record(
+        session,
+        actor,
+        action,
+        org_id=post.org_id,
+        target_type="post",
+        target_id=post.id,
+        community_id=post.community_id,
+        before=before,
+        after=after,
+    )
 
 
 async def delete_post(
@@ -347,12 +371,14 @@ async def delete_post(
     await guard_member_write(actor, limiter, None)
     if post.status == "removed":
         return
-    was_visible = post.status == "visible"
+    was_status = post.status
+    was_visible = was_status == "visible"
     post.status, post.removed_at = "removed", utcnow()
     thread = await session.get_one(
         Thread, post.thread_id, options=[joinedload(Thread.author_member)]
     )
     opening = thread.first_post_id == post.id
+    thread_was = thread.status
     if opening:
         thread.status = "removed"  # the opening post carries the thread
     elif was_visible:
@@ -363,6 +389,22 @@ async def delete_post(
     if thread.accepted_post_id == post.id:
         thread.accepted_post_id, post.is_answer = None, False
     await session.flush()
+    if actor.is_staff:  # a member removing their own post is not audited
+        await _audit(
+            session, actor, "post.deleted", post, {"status": was_status}, {"status": "removed"}
+        )
+        if opening and thread_was != "removed":
+            await audit.record(
+                session,
+                actor,
+                "thread.removed",
+                org_id=thread.org_id,
+                target_type="thread",
+                target_id=thread.id,
+                community_id=thread.community_id,
+                before={"status": thread_was},
+                after={"status": "removed"},
+            )
     await events.emit(session, actor.org_id, "post.deleted", event_payload(post))
     if opening:
         await events.emit(session, actor.org_id, "thread.updated", event_payload(thread))
@@ -474,6 +516,15 @@ async def accept(
     if not accepted:
         thread.accepted_post_id, post.is_answer = None, False
         await session.flush()
+        if actor.is_staff:
+            await _audit(
+                session,
+                actor,
+                "post.unaccepted",
+                post,
+                {"is_answer": True, "thread_answer_id": post.id},
+                {"is_answer": False, "thread_answer_id": None},
+            )
         return post
     if post.id == thread.first_post_id or post.status != "visible":
         raise Conflict("The answer must be a visible reply in the thread.")
@@ -487,6 +538,15 @@ async def accept(
     thread.accepted_post_id, post.is_answer = post.id, True
     await inbox.resolve_for_thread(session, thread.id, by_key_id=actor.key_id)
     await session.flush()
+    if actor.is_staff and previous != post.id:
+        await _audit(
+            session,
+            actor,
+            "post.accepted",
+            post,
+            {"is_answer": False, "thread_answer_id": previous},
+            {"is_answer": True, "thread_answer_id": post.id},
+        )
     await events.emit(session, actor.org_id, "post.accepted", event_payload(post))
     return post
 

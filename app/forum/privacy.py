@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core import events
+from app.core import audit, events
 from app.core.auth import Actor, Role, forget_member_tokens
 from app.core.db import utcnow
 from app.forum.members import get_member, post_counts, to_out
@@ -47,6 +47,7 @@ async def export_member(session: AsyncSession, actor: Actor, member_id: uuid.UUI
     reactions = await session.scalars(
         select(Reaction).where(Reaction.member_id == member.id).order_by(Reaction.created_at)
     )
+    # Recorded in the caller's transaction: kept only when the caller commits it.
     return MemberExport(
         exported_at=utcnow(),
         member=to_out(member, counts.get(member.id, 0)),
@@ -61,7 +62,8 @@ async def erase_member(
 ) -> None:
     actor.require(Role.owner)
     member = await get_member(session, actor, member_id)
-    if member.erased_at is not None and not delete_posts:
+    was_erased = member.erased_at is not None
+    if was_erased and not delete_posts:
         return
     now = utcnow()
     reacted = list(
@@ -118,6 +120,18 @@ async def erase_member(
     await events.redact_mentions(session, actor.org_id, str(member.id))
     await webhooks_service.redact_payloads(session, actor.org_id, str(member.id))
     forget_member_tokens(session, member.id)  # this replica stops trusting their tokens now
+    # The member's id and states only: nothing personal outlives the erasure in the log.
+    await audit.record(
+        session,
+        actor,
+        "member.erased",
+        org_id=member.org_id,
+        target_type="member",
+        target_id=member.id,
+        community_id=member.community_id,
+        before={"erased": was_erased},
+        after={"erased": True, "posts_deleted": delete_posts},
+    )
     await events.emit(
         session,
         actor.org_id,

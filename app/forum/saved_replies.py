@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.communities import service as communities_service
+from app.core import audit
 from app.core.auth import Actor, Role
 from app.core.db import flush_or_conflict, utcnow
 from app.core.errors import Conflict, NotFound, RuleViolation, missing_reference
@@ -77,6 +78,29 @@ def _taken(title: str) -> str:
     return f"A saved reply titled '{title}' already exists in this community."
 
 
+async def _audit(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    reply: SavedReply,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """The audit log keeps a saved reply's title, never its body."""
+    await audit.record(
+        session,
+        actor,
+        action,
+        org_id=actor.org_id,
+        target_type="saved_reply",
+        target_id=reply.id,
+        community_id=reply.community_id,
+        before=before,
+        after=after,
+    )
+
+
 async def create_saved_reply(
     session: AsyncSession, actor: Actor, community_id: uuid.UUID, data: SavedReplyCreate
 ) -> SavedReply:
@@ -91,6 +115,7 @@ async def create_saved_reply(
     )
     session.add(reply)
     await flush_or_conflict(session, _taken(data.title))
+    await _audit(session, actor, "saved_reply.created", reply, after={"title": reply.title})
     return reply
 
 
@@ -116,19 +141,26 @@ async def update_saved_reply(
     session: AsyncSession, actor: Actor, reply_id: uuid.UUID, data: SavedReplyUpdate
 ) -> SavedReply:
     reply = await get_saved_reply(session, actor, reply_id)
+    old_title, old_body = reply.title, reply.body
     for field, value in data.model_dump(exclude_unset=True).items():
         if field == "body":
             _check_variables(value)
         setattr(reply, field, value)
     reply.updated_at = utcnow()
     await flush_or_conflict(session, _taken(reply.title))
+    before, after = audit.changes({"title": old_title}, {"title": reply.title})
+    if reply.body != old_body:
+        after["body"] = "changed"  # that it changed, never what it says
+    await _audit(session, actor, "saved_reply.updated", reply, before=before, after=after)
     return reply
 
 
 async def delete_saved_reply(session: AsyncSession, actor: Actor, reply_id: uuid.UUID) -> None:
     reply = await get_saved_reply(session, actor, reply_id)
+    state = {"title": reply.title}
     await session.delete(reply)
     await session.flush()
+    await _audit(session, actor, "saved_reply.deleted", reply, before=state)
 
 
 async def render_saved_reply(

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from app.core import events
+from app.core import audit, events
 from app.core.auth import Actor, Role
 from app.core.db import new_id, utcnow
 from app.core.errors import NotFound
@@ -153,12 +153,45 @@ async def update_thread(
     changes = data.model_dump(exclude_unset=True)
     if "category_id" in changes:
         await category_in_community(session, thread.community_id, changes["category_id"])
+    was = {field: getattr(thread, field) for field in changes}
     for field, value in changes.items():
         setattr(thread, field, value)
     thread.updated_at = utcnow()
     await session.flush()
+    if actor.is_staff:
+        await _audit_update(session, actor, thread, was)
     await events.emit(session, actor.org_id, "thread.updated", event_payload(thread))
     return thread
+
+
+async def _audit_update(
+    session: AsyncSession, actor: Actor, thread: Thread, was: dict[str, object]
+) -> None:
+    """`thread.updated` with the states that changed; a new title is only said to be one
+    (the log never holds what anyone wrote)."""
+    states = [field for field in ("pinned", "locked", "category_id") if field in was]
+    before, after = audit.changes(
+        {field: was[field] for field in states}, {field: getattr(thread, field) for field in states}
+    )
+    if "title" in was and was["title"] != thread.title:
+        after["title"] = "changed"
+    if after:
+        await audit.record(
+            session,
+            actor,
+            "thread.updated",
+            org_id=thread.org_id,
+            target_type="thread",
+            target_id=thread.id,
+            community_id=thread.community_id,
+            before=before or None,
+            after=after,
+        )
+
+
+# Audited as `thread.<new status>` (`thread.hidden`, `thread.held`, `thread.removed`), or
+# `thread.restored` when it becomes visible again, with before/after {"status"}.
+STATUS_ACTIONS = {"visible": "thread.restored"}
 
 
 async def set_thread_status(
@@ -167,8 +200,21 @@ async def set_thread_status(
     """Hide a thread from members (`hidden`) or show it again (`visible`). Role: moderator."""
     actor.require(Role.moderator)
     thread = await load_thread(session, actor, thread_id, lock=True)
+    was = thread.status
     thread.status = status
     thread.updated_at = utcnow()
     await session.flush()
+    if actor.is_staff and was != status:
+        await audit.record(
+            session,
+            actor,
+            STATUS_ACTIONS.get(status, f"thread.{status}"),
+            org_id=thread.org_id,
+            target_type="thread",
+            target_id=thread.id,
+            community_id=thread.community_id,
+            before={"status": was},
+            after={"status": status},
+        )
     await events.emit(session, actor.org_id, "thread.updated", event_payload(thread))
     return thread

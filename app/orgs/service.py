@@ -11,6 +11,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import audit
 from app.core.auth import Actor, Role
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, Unauthenticated
@@ -51,6 +52,24 @@ async def create_org(session: AsyncSession, data: OrgCreate) -> tuple[Organisati
     owner = _issue(org.id, "owner", Role.owner)
     session.add(owner.record)
     await session.flush()
+    await audit.record(
+        session,
+        audit.SYSTEM,
+        "org.created",
+        org_id=org.id,
+        target_type="org",
+        target_id=org.id,
+        after={"name": org.name},
+    )
+    await audit.record(
+        session,
+        audit.SYSTEM,
+        "api_key.created",
+        org_id=org.id,
+        target_type="api_key",
+        target_id=owner.record.id,
+        after={"name": owner.record.name, "role": owner.record.role},
+    )
     return org, owner
 
 
@@ -65,8 +84,19 @@ async def get_org(session: AsyncSession, actor: Actor) -> Organisation:
 async def update_org(session: AsyncSession, actor: Actor, data: OrgUpdate) -> Organisation:
     actor.require(Role.owner)
     org = await get_org(session, actor)
+    before, after = audit.changes({"name": org.name}, {"name": data.name})
     org.name = data.name
     await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "org.updated",
+        org_id=actor.org_id,
+        target_type="org",
+        target_id=org.id,
+        before=before,
+        after=after,
+    )
     return org
 
 
@@ -75,6 +105,15 @@ async def create_api_key(session: AsyncSession, actor: Actor, data: ApiKeyCreate
     issued = _issue(actor.org_id, data.name, data.role)
     session.add(issued.record)
     await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "api_key.created",
+        org_id=actor.org_id,
+        target_type="api_key",
+        target_id=issued.record.id,
+        after={"name": issued.record.name, "role": issued.record.role},
+    )
     return issued
 
 
@@ -99,6 +138,15 @@ async def revoke_api_key(session: AsyncSession, actor: Actor, key_id: uuid.UUID)
         raise Conflict("This is the organisation's last owner key; issue another first.")
     key.revoked_at = utcnow()
     await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "api_key.revoked",
+        org_id=actor.org_id,
+        target_type="api_key",
+        target_id=key.id,
+        before={"name": key.name, "role": key.role},
+    )
 
 
 async def authenticate_key(runtime: Runtime, token: str) -> Actor | None:

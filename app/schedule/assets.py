@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
 from app.communities import service as communities
+from app.core import audit
 from app.core.auth import Actor, Role
 from app.core.errors import Conflict, NotFound, PayloadTooLarge, UnsupportedMediaType
 from app.core.pagination import Keyset, PageParams, Window, paginate
@@ -128,7 +129,34 @@ async def upload(
         if existing is None:
             raise
         return existing, False
+    await _audit(session, actor, "asset.uploaded", asset, None, _state(asset))
     return asset, True
+
+
+def _state(asset: Asset) -> dict[str, object]:
+    """An asset as the audit log knows it: never its file name, which someone wrote."""
+    return {"content_type": asset.content_type, "size": asset.bytes, "sha256": asset.sha256}
+
+
+async def _audit(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    asset: Asset,
+    before: dict[str, object] | None,
+    after: dict[str, object] | None,
+) -> None:
+    await audit.record(
+        session,
+        actor,
+        action,
+        org_id=asset.org_id,
+        target_type="asset",
+        target_id=asset.id,
+        community_id=asset.community_id,
+        before=before,
+        after=after,
+    )
 
 
 def _write(directory: str, data: bytes, digest: str) -> str:
@@ -188,6 +216,7 @@ async def delete_asset(
         if item.feed.get("image_asset_id") == str(asset.id):
             item.feed = {**item.feed, "image_asset_id": None}
     path = asset.stored_path
+    await _audit(session, actor, "asset.deleted", asset, _state(asset), None)
     await session.delete(asset)
     await session.flush()
     if path and settings.asset_dir:

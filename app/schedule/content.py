@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.communities import service as communities
 from app.communities.models import Channel
-from app.core import events
+from app.core import audit, events
 from app.core.auth import Actor, Role
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, missing_reference
@@ -33,6 +33,18 @@ def to_out(item: ContentItem) -> ContentOut:
 
 def event_payload(item: ContentItem) -> dict[str, Any]:
     return to_out(item).model_dump(mode="json")
+
+
+# What the audit log says of an item: its states and references, never its words.
+AUDITED = ("status", "version", "kind", "publish_at", "recurring", "channel_ids", "asset_ids")
+
+
+def audit_state(item: ContentItem) -> dict[str, Any]:
+    return {
+        field: list(value) if isinstance(value, list) else value
+        for field in AUDITED
+        for value in [getattr(item, field)]
+    }
 
 
 async def load(
@@ -232,9 +244,10 @@ def conflict_with_status(item: ContentItem, doing: str) -> Conflict:
 
 async def update_content(
     session: AsyncSession, actor: Actor, content_id: uuid.UUID, data: ContentUpdate
-) -> tuple[ContentItem, bool]:
-    """Apply an edit. Returns the item and whether what was sent must be edited too
-    (`redeliver` on published content), which the workflow turns into delivery actions."""
+) -> tuple[ContentItem, bool, dict[str, Any]]:
+    """Apply an edit. Returns the item, whether what was sent must be edited too
+    (`redeliver` on published content), which the workflow turns into delivery actions, and
+    the item's `audit_state` before the edit (the workflow audits the edit as a whole)."""
     actor.require(Role.moderator)
     if data.redeliver:
         actor.require(Role.manager)
@@ -242,6 +255,7 @@ async def update_content(
     check_version(item, data.version)
     if item.status not in EDITABLE:
         raise conflict_with_status(item, "edited")
+    before = audit_state(item)
     if item.status in (*PUBLISHED, "failed"):
         # What went out is what players see (the launcher feed shows the item as it is
         # now), and a failed row's retry sends it: a manager's word, as publishing was.
@@ -282,7 +296,7 @@ async def update_content(
         # Launcher feeds render the item as it is now (redeliver or not).
         await communities.touch_feeds(session, channel_ids=item.channel_ids)
     await session.flush()
-    return item, data.redeliver and item.status in PUBLISHED
+    return item, data.redeliver and item.status in PUBLISHED, before
 
 
 async def delete_content(session: AsyncSession, actor: Actor, content_id: uuid.UUID) -> None:
@@ -291,6 +305,16 @@ async def delete_content(session: AsyncSession, actor: Actor, content_id: uuid.U
     if item.status not in UNPUBLISHED:
         raise conflict_with_status(item, "deleted; retract it instead")
     payload = {"id": str(item.id), "community_id": str(item.community_id), "title": item.title}
+    await audit.record(
+        session,
+        actor,
+        "content.deleted",
+        org_id=item.org_id,
+        target_type="content",
+        target_id=item.id,
+        community_id=item.community_id,
+        before={"status": item.status, "version": item.version},
+    )
     # A series' copies not yet sent go with it; published ones stay, unlinked.
     pending = await session.scalars(
         select(ContentItem).where(

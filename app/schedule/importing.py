@@ -134,6 +134,7 @@ async def _one(
         return RowResult(number, False, errors=pydantic_errors(exc.errors()))
     savepoint = await session.begin_nested()
     try:
+        # Audited there, one `content.created` per row, in this savepoint (a dry run's go).
         item = await workflow.create(session, actor, community_id, data)
     except AppError as exc:
         await savepoint.rollback()

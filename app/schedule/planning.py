@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.communities.models import Channel
 from app.communities.platforms import ChannelKind
-from app.core import jobs
+from app.core import audit, jobs
 from app.core.auth import Actor, Role
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound
@@ -162,11 +162,23 @@ async def retry(session: AsyncSession, actor: Actor, delivery_id: uuid.UUID) -> 
             extra={"current_status": item.status},
         )
     now = utcnow()
+    was = item.status
     row.status, row.action, row.next_attempt_at = "pending", "send", now
     row.action_attempts, row.lease_until, row.last_error, row.updated_at = 0, None, None, now
     item.status = "publishing"
     enqueue(session, row, now)
     await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "delivery.retried",
+        org_id=row.org_id,
+        target_type="delivery",
+        target_id=row.id,
+        community_id=row.community_id,
+        before={"status": "failed", "content_status": was},
+        after={"status": "pending", "content_status": "publishing"},
+    )
     return row
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.communities import service as communities
 from app.communities.models import Channel, Community
-from app.core import events, jobs
+from app.core import audit, events, jobs
 from app.core.auth import Actor, Role
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, RuleViolation, ValidationFailed
@@ -42,6 +43,41 @@ async def _emit(session: AsyncSession, item: ContentItem, kind: str, **extra: ob
 
 def _touch(item: ContentItem) -> None:
     item.updated_at = utcnow()
+
+
+# Every transition is audited, as its key (see audit.by), as `content.<past tense>`
+# (created, submitted, approved, rejected, scheduled, published, cancelled, retracted,
+# updated) with before/after {"status"} (plus "publish_at" or "version" where they move):
+# states, never the text. The crisis pause and resume are audited by the communities
+# service, not here.
+async def _audit(
+    session: AsyncSession,
+    actor: Actor,
+    item: ContentItem,
+    action: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    *,
+    reason: str | None = None,
+) -> None:
+    await audit.record(
+        session,
+        actor,
+        action,
+        org_id=item.org_id,
+        target_type="content",
+        target_id=item.id,
+        community_id=item.community_id,
+        before=before,
+        after=after,
+        reason=reason,
+    )
+
+
+async def _audit_status(
+    session: AsyncSession, actor: Actor, item: ContentItem, action: str, was: str
+) -> None:
+    await _audit(session, actor, item, action, {"status": was}, {"status": item.status})
 
 
 # --- preflight ---------------------------------------------------------------------------
@@ -123,6 +159,7 @@ async def submit(session: AsyncSession, actor: Actor, content_id: uuid.UUID) -> 
         raise conflict_with_status(item, "submitted for review")
     item.status = "in_review"
     _touch(item)
+    await _audit_status(session, actor, item, "content.submitted", "draft")
     await _emit(session, item, "content.submitted")
     return item
 
@@ -144,9 +181,11 @@ async def approve(session: AsyncSession, actor: Actor, content_id: uuid.UUID) ->
     allowed = ("in_review",) if community.require_approval else ("draft", "in_review")
     if item.status not in allowed:
         raise conflict_with_status(item, "approved")
+    was = item.status
     _approve(actor, item, community)
     item.review_note = None
     _touch(item)
+    await _audit_status(session, actor, item, "content.approved", was)
     await _emit(session, item, "content.approved")
     return item
 
@@ -158,8 +197,12 @@ async def reject(
     item = await content.load(session, actor, content_id, lock=True)
     if item.status not in ("in_review", "approved"):
         raise conflict_with_status(item, "rejected")
+    was = item.status
     item.status, item.approved_by, item.review_note = "draft", None, note
     _touch(item)
+    await _audit(
+        session, actor, item, "content.rejected", {"status": was}, {"status": "draft"}, reason=note
+    )
     await _emit(session, item, "content.rejected", note=note)
     return item
 
@@ -189,6 +232,7 @@ async def schedule(
     actor.require(Role.manager)
     _require_future(publish_at)
     item = await content.load(session, actor, content_id, lock=True)
+    was = {"status": item.status, "publish_at": item.publish_at}
     await _ready_to_go(session, actor, item, "scheduled", also=("scheduled",))
     item.status, item.publish_at = "scheduled", publish_at
     _touch(item)
@@ -200,6 +244,14 @@ async def schedule(
         await recurrence.materialize(session, item, now=utcnow())
     else:
         await planning.plan_send(session, item, publish_at)
+    await _audit(
+        session,
+        actor,
+        item,
+        "content.scheduled",
+        was,
+        {"status": item.status, "publish_at": item.publish_at},
+    )
     await _emit(session, item, "content.scheduled")
     return item
 
@@ -214,11 +266,13 @@ async def publish(session: AsyncSession, actor: Actor, content_id: uuid.UUID) ->
             " occurrence may be now), or remove its recurrence to publish it once.",
             extra={"current_status": item.status},
         )
+    was = item.status
     await _ready_to_go(session, actor, item, "published", also=("scheduled",))
     now = utcnow()
     item.status, item.publish_at = "publishing", now
     _touch(item)
     await planning.plan_send(session, item, now)
+    await _audit_status(session, actor, item, "content.published", was)
     return item
 
 
@@ -226,6 +280,7 @@ async def cancel(session: AsyncSession, actor: Actor, content_id: uuid.UUID) -> 
     """Unschedule (back to `approved`), or shelve what was not scheduled (`cancelled`)."""
     actor.require(Role.manager)
     item = await content.load(session, actor, content_id, lock=True)
+    was = item.status
     if item.status == "scheduled":
         await planning.unschedule(session, item)
         await recurrence.drop_pending_copies(session, item)
@@ -235,6 +290,7 @@ async def cancel(session: AsyncSession, actor: Actor, content_id: uuid.UUID) -> 
     else:
         raise conflict_with_status(item, "cancelled")
     _touch(item)
+    await _audit_status(session, actor, item, "content.cancelled", was)
     return item
 
 
@@ -246,8 +302,18 @@ async def retract(
     item = await content.load(session, actor, content_id, lock=True)
     if item.status not in RETRACTABLE:
         raise conflict_with_status(item, "retracted")
+    was = item.status
     item.status, item.retracted_at, item.retract_reason = "retracted", utcnow(), reason
     _touch(item)
+    await _audit(
+        session,
+        actor,
+        item,
+        "content.retracted",
+        {"status": was},
+        {"status": "retracted"},
+        reason=reason,
+    )
     # Out of every launcher feed at once, before its feed rows are recorded as retracted.
     await communities.touch_feeds(session, channel_ids=item.channel_ids)
     await planning.follow_up(session, item, "retract")
@@ -259,7 +325,7 @@ async def edit(
     session: AsyncSession, actor: Actor, content_id: uuid.UUID, data: ContentUpdate
 ) -> ContentItem:
     """PATCH: apply the edit, then what it means for review, schedule and what was sent."""
-    item, redeliver = await content.update_content(session, actor, content_id, data)
+    item, redeliver, was = await content.update_content(session, actor, content_id, data)
     community = await _community(session, item)
     if community.require_approval and item.status in REVIEWED:
         # What was approved is what goes out: an edit needs a new review.
@@ -283,6 +349,10 @@ async def edit(
             await planning.plan_send(session, item, item.publish_at)
     if redeliver:
         await planning.follow_up(session, item, "update")
+    before, after = audit.changes(was, content.audit_state(item))
+    if redeliver:
+        after["redeliver"] = True
+    await _audit(session, actor, item, "content.updated", before, after)
     await _emit(session, item, "content.updated", redeliver=redeliver)
     return item
 
@@ -291,6 +361,7 @@ async def create(
     session: AsyncSession, actor: Actor, community_id: uuid.UUID, data: ContentCreate
 ) -> ContentItem:
     item = await content.create_content(session, actor, community_id, data)
+    await _audit(session, actor, item, "content.created", None, content.audit_state(item))
     await _emit(session, item, "content.created")
     return item
 

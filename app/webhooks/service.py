@@ -6,11 +6,13 @@ import json
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
+import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core import outbound, signing
+from app.core import audit, outbound, signing
 from app.core.auth import Actor, Role
 from app.core.db import new_id, utcnow
 from app.core.errors import Conflict, NotFound
@@ -33,6 +35,37 @@ class DeliveryView:
     attempts: list[WebhookAttempt]
 
 
+def _audit_state(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    """What the audit log keeps of an endpoint: the URL's host only (a path or query may
+    carry a token), never the signing secret."""
+    return {
+        "host": httpx.URL(endpoint.url).host,
+        "events": list(endpoint.events),
+        "enabled": endpoint.enabled,
+    }
+
+
+async def _audit(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    endpoint: WebhookEndpoint,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    await audit.record(
+        session,
+        actor,
+        action,
+        org_id=actor.org_id,
+        target_type="webhook",
+        target_id=endpoint.id,
+        before=before,
+        after=after,
+    )
+
+
 async def create_endpoint(
     session: AsyncSession, actor: Actor, data: WebhookCreate, *, policy: outbound.OutboundPolicy
 ) -> WebhookEndpoint:
@@ -46,6 +79,7 @@ async def create_endpoint(
     )
     session.add(endpoint)
     await session.flush()
+    await _audit(session, actor, "webhook.created", endpoint, after=_audit_state(endpoint))
     return endpoint
 
 
@@ -86,6 +120,8 @@ async def update_endpoint(
         await outbound.check_url(changes["url"], policy, loc=URL_LOC) if "url" in changes else None
     )
     endpoint = await get_endpoint(session, actor, endpoint_id)
+    old_state = _audit_state(endpoint)
+    old_url, old_description = endpoint.url, endpoint.description
     if url is not None:
         endpoint.url = url
     if "events" in changes:
@@ -100,6 +136,12 @@ async def update_endpoint(
         endpoint.disabled_reason = f"Disabled by {actor.name}."
     endpoint.updated_at = utcnow()
     await session.flush()
+    before, after = audit.changes(old_state, _audit_state(endpoint))
+    if endpoint.url != old_url and "host" not in after:
+        after["url"] = "changed"  # same host, another path: only that it changed
+    if endpoint.description != old_description:
+        after["description"] = "changed"
+    await _audit(session, actor, "webhook.updated", endpoint, before=before, after=after)
     return endpoint
 
 
@@ -119,8 +161,10 @@ async def _enable(session: AsyncSession, endpoint: WebhookEndpoint) -> None:
 
 async def delete_endpoint(session: AsyncSession, actor: Actor, endpoint_id: uuid.UUID) -> None:
     endpoint = await get_endpoint(session, actor, endpoint_id)
+    state = _audit_state(endpoint)
     await session.delete(endpoint)
     await session.flush()
+    await _audit(session, actor, "webhook.deleted", endpoint, before=state)
 
 
 async def list_deliveries(
@@ -194,6 +238,15 @@ async def redeliver(session: AsyncSession, actor: Actor, delivery_id: uuid.UUID)
     )
     session.add(copy)
     await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "webhook_delivery.redelivered",
+        org_id=actor.org_id,
+        target_type="webhook_delivery",
+        target_id=original.id,
+        after={"redelivery_id": copy.id, "endpoint_id": endpoint.id, "event_type": copy.event_type},
+    )
     engine.schedule(session, copy)
     return copy
 
