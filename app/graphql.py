@@ -12,6 +12,7 @@ from app.communities import graphql as communities_graphql
 from app.core.graphql import DATETIME, Schema, extensions
 from app.feeds import graphql as feeds_graphql
 from app.forum import graphql as forum_graphql
+from app.moderation import graphql as moderation_graphql
 from app.orgs import graphql as orgs_graphql
 from app.schedule import graphql as schedule_graphql
 
@@ -24,11 +25,17 @@ Query = merge_types(
         schedule_graphql.Query,
         feeds_graphql.Query,
         audit_graphql.Query,
+        moderation_graphql.Query,
     ),
 )
 Mutation = merge_types(
     "Mutation",
-    (communities_graphql.Mutation, forum_graphql.Mutation, schedule_graphql.Mutation),
+    (
+        communities_graphql.Mutation,
+        forum_graphql.Mutation,
+        schedule_graphql.Mutation,
+        moderation_graphql.Mutation,
+    ),
 )
 
 schema = Schema(

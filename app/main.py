@@ -31,6 +31,9 @@ from app.feeds.rest import router as feeds_router
 from app.forum import members
 from app.forum.rest import routers as forum_routers
 from app.graphql import schema
+from app.moderation.rest import router as moderation_router
+from app.moderation.rulebook import Rulebook
+from app.moderation.toxicity import toxicity_scorer
 from app.ops import pages
 from app.ops.rest import router as ops_router
 from app.orgs import service as orgs_service
@@ -56,12 +59,14 @@ Errors are RFC 9457 `application/problem+json`. Lists take `?limit=&cursor=` and
 
 
 def build_runtime(settings: Settings, queue: JobQueue) -> Runtime:
+    http = new_http_client()
     return Runtime(
         settings=settings,
         db=Database(settings.database_url),
-        http=new_http_client(),
+        http=http,
         jobs=queue,
         authenticators=(orgs_service.authenticate_key, members.authenticate_member),
+        automod=Rulebook(toxicity_scorer(settings, http)),
     )
 
 
@@ -153,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         assets_router,
         feeds_router,
         webhooks_router,
+        moderation_router,
         audit_router,
     )
     for router in routers:

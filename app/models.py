@@ -14,6 +14,7 @@ from app.forum.models import (
     SavedReply,
     Thread,
 )
+from app.moderation.models import AutomodRule
 from app.orgs.models import ApiKey, Organisation
 from app.schedule.models import Asset, ContentAsset, ContentChannel, ContentItem, Delivery
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -24,6 +25,7 @@ __all__ = [
     "ApiKey",
     "Asset",
     "AuditEntry",
+    "AutomodRule",
     "Category",
     "Channel",
     "Community",

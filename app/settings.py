@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     feed_stale_while_revalidate: int = Field(600, ge=0, le=86_400)
     rate_limit_feed_events: str = "60/minute"
 
+    # Automod's toxicity rules: a model server of your own (POST {"text"} answered
+    # {"score": 0..1, "model"?, "version"?}), else the model shipped with Hearth. A server
+    # slower than the timeout is skipped for that post (and recorded so), never waited on.
+    toxicity_url: str | None = None
+    toxicity_timeout_seconds: float = Field(1.0, gt=0, le=10)
+
     # Members and forum
     member_token_leeway_seconds: int = Field(30, ge=0, le=300)
     member_token_max_lifetime_seconds: int = Field(24 * 3600, ge=60)

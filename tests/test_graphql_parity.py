@@ -22,6 +22,13 @@ from app.audit.schemas import AuditActor, AuditEntryOut
 from app.communities.schemas import ChannelOut, CommunityOut
 from app.feeds.schemas import FeedItemOut, FeedOut
 from app.graphql import schema
+from app.moderation.schemas import (
+    AutomodMatch,
+    AutomodTestOut,
+    BacktestOut,
+    BacktestSample,
+    RuleOut,
+)
 from app.schedule.schemas import (
     CalendarEntry,
     Check,
@@ -48,6 +55,11 @@ PAIRS: dict[type[BaseModel], tuple[str, dict[str, str]]] = {
     FeedItemOut: ("FeedItem", {}),
     AuditEntryOut: ("AuditEntry", {}),
     AuditActor: ("AuditActor", {}),
+    RuleOut: ("AutomodRule", {}),
+    AutomodMatch: ("AutomodMatch", {}),
+    AutomodTestOut: ("AutomodTestResult", {}),
+    BacktestOut: ("BacktestResult", {}),
+    BacktestSample: ("BacktestSample", {}),
     CommunityOut: (
         "Community",
         {

@@ -33,6 +33,9 @@ class Community(Base):
     # Content needs a second person's approval before it is scheduled or published.
     require_approval: Mapped[bool] = mapped_column(default=False)
     # Crisis pause: while set, nothing of this community is delivered.
+    # Bumped with every change of the community's automod rules, in the same transaction:
+    # each process keeps the compiled rules of this version (app/moderation/rulebook.py).
+    automod_version: Mapped[int] = mapped_column(default=0, server_default="0")
     paused_at: Mapped[datetime | None]
     pause_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

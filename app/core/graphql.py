@@ -7,6 +7,7 @@ import functools
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -265,3 +266,18 @@ def extensions() -> list[Any]:
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         ErrorRendering,
     ]
+
+
+def plain(value: Any) -> Any:
+    """A Strawberry input as the plain data REST would have sent (UNSET fields left out)."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if hasattr(value, "__strawberry_definition__"):
+        return {
+            key: plain(v)
+            for key, v in vars(value).items()
+            if v is not strawberry.UNSET and not key.startswith("_")
+        }
+    return value

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import TYPE_CHECKING
 
 import httpx
 from sqlalchemy.exc import DBAPIError
@@ -28,6 +29,9 @@ from app.core.outbound import OutboundPolicy
 from app.core.ratelimit import RateLimiter
 from app.settings import Settings
 
+if TYPE_CHECKING:
+    from app.moderation.rulebook import Rulebook
+
 
 @dataclass
 class Runtime:
@@ -36,6 +40,8 @@ class Runtime:
     http: httpx.AsyncClient
     jobs: JobQueue
     authenticators: Sequence[Authenticator] = ()
+    # Each community's compiled automod rules and the toxicity scorer (app.moderation).
+    automod: Rulebook = field(default=None)  # type: ignore[assignment]
     outbound: OutboundPolicy = field(init=False)
     limiter: RateLimiter = field(init=False)
     # Verified member tokens → their Actor, for a few seconds (HEARTH_MEMBER_TOKEN_CACHE_SECONDS).

@@ -19,6 +19,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from app.settings import Settings
+
 
 @dataclass(frozen=True, slots=True)
 class Score:
@@ -108,3 +110,10 @@ class HttpScorer:
 
     def _skip(self, reason: str) -> Score:
         return Score(None, self.provider, self.url, "unknown", skipped=reason)
+
+
+def toxicity_scorer(settings: Settings, client: httpx.AsyncClient) -> Scorer:
+    """The model server at HEARTH_TOXICITY_URL, else the local model."""
+    if settings.toxicity_url:
+        return HttpScorer(client, settings.toxicity_url, timeout=settings.toxicity_timeout_seconds)
+    return LocalScorer()

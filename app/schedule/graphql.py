@@ -15,7 +15,7 @@ from strawberry.types import Info
 
 from app.communities import service as communities
 from app.communities.graphql import CommunityType
-from app.core.graphql import Context, page, parse
+from app.core.graphql import Context, page, parse, plain
 from app.core.pagination import MAX_LIMIT
 from app.schedule import calendar, content, planning, workflow
 from app.schedule.graphql_types import (
@@ -26,7 +26,6 @@ from app.schedule.graphql_types import (
     DeliveryType,
     PreviewType,
     content_of,
-    plain,
 )
 from app.schedule.schemas import (
     CalendarEntry,

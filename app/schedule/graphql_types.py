@@ -8,7 +8,6 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
 
 import strawberry
 from sqlalchemy import select
@@ -133,20 +132,3 @@ def content_of(out: ContentOut) -> ContentType:
 class ContentPage:
     items: list[ContentType]
     next_cursor: str | None
-
-
-def plain(value: Any) -> Any:
-    """A Strawberry input as the plain data REST would have sent (UNSET fields left out)."""
-    from enum import Enum
-
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if hasattr(value, "__strawberry_definition__"):
-        return {
-            key: plain(v)
-            for key, v in vars(value).items()
-            if v is not strawberry.UNSET and not key.startswith("_")
-        }
-    return value

@@ -1,0 +1,182 @@
+"""A community's enabled rules, compiled once per version, and a post screened against them.
+
+Compiling (the keyword automaton, the regexes) is the costly part, so each process keeps
+the compiled rules of each community by `communities.automod_version`, which every change
+of the rules bumps in its transaction: a writer reads the version with the row it already
+reads (the community, or the thread it posts in), and compiles again only when it moved.
+Replicas never serve stale rules, and no post pays for a check.
+
+Screening is one pass of the text rules (`screening.RuleSet`), then what a stored rule adds:
+exemptions by staff role, the categories it is limited to, and toxicity from the scorer
+(asked only when a toxicity rule applies, once per text).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.auth import Actor, Role
+from app.moderation.activity import member_activity
+from app.moderation.matching import strongest
+from app.moderation.models import AutomodRule
+from app.moderation.screening import ACTIVITY_KINDS, MemberActivity, RuleSet, RuleSpec
+from app.moderation.toxicity import Score, Scorer
+
+MAX_COMMUNITIES = 2_000  # compiled rule sets kept per process
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRule:
+    """What screening's outcome needs of a rule beyond its matcher."""
+
+    id: uuid.UUID
+    name: str
+    kind: str
+    action: str
+    action_config: dict[str, object]
+    severity: int
+    exempt_roles: tuple[Role, ...]
+    category_ids: frozenset[uuid.UUID]
+    message: str | None
+
+    def applies(self, actor: Actor | None, category_id: uuid.UUID | None) -> bool:
+        if self.category_ids and category_id not in self.category_ids:
+            return False
+        if actor is not None and actor.role is not None:  # staff
+            return not any(actor.role.includes(role) for role in self.exempt_roles)
+        return True
+
+    @classmethod
+    def of(cls, rule: AutomodRule) -> StoredRule:
+        return cls(
+            id=rule.id,
+            name=rule.name,
+            kind=rule.kind,
+            action=rule.action,
+            action_config=dict(rule.action_config or {}),
+            severity=rule.severity,
+            exempt_roles=tuple(Role(r) for r in rule.exempt_roles),
+            category_ids=frozenset(uuid.UUID(c) for c in rule.category_ids),
+            message=rule.message,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    rule: StoredRule
+    matched: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The strongest action (`allow` when nothing matched), every hit, the score."""
+
+    decision: str
+    hits: list[Hit] = field(default_factory=list)
+    score: Score | None = None
+
+    @property
+    def deciding(self) -> Hit | None:
+        """The hit whose rule decided (its message is what the member is told)."""
+        return next((h for h in self.hits if h.rule.action == self.decision), None)
+
+
+class Compiled:
+    """One version of a community's enabled rules."""
+
+    def __init__(self, rules: Sequence[AutomodRule]) -> None:
+        self.rules = {rule.id: StoredRule.of(rule) for rule in rules}
+        self.text = RuleSet(
+            RuleSpec(rule.id, rule.kind, rule.config, rule.action) for rule in rules
+        )
+        self.toxicity = [
+            (self.rules[rule.id], float(rule.config["threshold"]))
+            for rule in rules
+            if rule.kind == "toxicity"
+        ]
+
+    @property
+    def needs_activity(self) -> bool:
+        return any(rule.kind in ACTIVITY_KINDS for rule in self.rules.values())
+
+    async def screen(
+        self,
+        text: str,
+        *,
+        actor: Actor | None,
+        category_id: uuid.UUID | None,
+        activity: MemberActivity | None,
+        scorer: Scorer,
+    ) -> Verdict:
+        hits = [
+            Hit(self.rules[spec.id], match.matched, match.reason)  # type: ignore[index]
+            for spec, match in self.text.screen(text, activity).matches
+            if self.rules[spec.id].applies(actor, category_id)  # type: ignore[index]
+        ]
+        score = None
+        toxicity = [(r, t) for r, t in self.toxicity if r.applies(actor, category_id)]
+        if toxicity:
+            score = await scorer.score(text)
+            if score.value is not None:
+                hits += [
+                    Hit(rule, "", f"toxicity {score.value:.2f} ≥ {threshold:g}")
+                    for rule, threshold in toxicity
+                    if score.value >= threshold
+                ]
+        return Verdict(strongest(h.rule.action for h in hits) or "allow", hits, score)
+
+
+class Rulebook:
+    """Per process: each community's compiled rules, by version (see the module's doc)."""
+
+    def __init__(self, scorer: Scorer) -> None:
+        self.scorer = scorer
+        self._compiled: OrderedDict[uuid.UUID, tuple[int, Compiled]] = OrderedDict()
+
+    async def rules(self, session: AsyncSession, community_id: uuid.UUID, version: int) -> Compiled:
+        kept = self._compiled.get(community_id)
+        if kept is not None and kept[0] == version:
+            self._compiled.move_to_end(community_id)
+            return kept[1]
+        rows = await session.scalars(
+            select(AutomodRule).where(
+                AutomodRule.community_id == community_id, AutomodRule.enabled.is_(True)
+            )
+        )
+        compiled = Compiled(list(rows))
+        self._compiled[community_id] = (version, compiled)
+        self._compiled.move_to_end(community_id)
+        while len(self._compiled) > MAX_COMMUNITIES:
+            self._compiled.popitem(last=False)
+        return compiled
+
+    async def screen(
+        self,
+        session: AsyncSession,
+        text: str,
+        *,
+        community_id: uuid.UUID,
+        version: int,
+        actor: Actor | None,
+        category_id: uuid.UUID | None,
+        member_id: uuid.UUID | None = None,
+    ) -> Verdict:
+        """Screen a text as posted by `actor` (a member, staff, or None for a dry run) in
+        a category. Flood and new-member rules read the member's activity, once."""
+        compiled = await self.rules(session, community_id, version)
+        if not compiled.rules:
+            return Verdict("allow")
+        member_id = member_id or (actor.member_id if actor is not None else None)
+        activity = None
+        if member_id is not None and compiled.needs_activity:
+            activity = await member_activity(session, member_id, compiled.text.flood_windows)
+        return await compiled.screen(
+            text, actor=actor, category_id=category_id, activity=activity, scorer=self.scorer
+        )
