@@ -45,7 +45,10 @@ def _latin() -> dict[str, str]:
         # A letter if it looks like one (Cyrillic capital O is o, not 0), else a digit.
         targets.sort(key=lambda t: (not t.isalpha(), len(t)))
         if targets and len(targets[0]) <= 2:
-            table[char] = targets[0].lower()
+            target = targets[0].lower()
+            # UTS #39 gives capital I and small l one skeleton, `l`: a capital that looks
+            # like it is an I (Cyrillic \u0406, Greek \u0399), as a reader takes it.
+            table[char] = "i" if target == "l" and char.isupper() else target
     return table
 
 
@@ -92,11 +95,15 @@ def _fold_chars(text: str, start: int, end: int, out: list[str], origin: list[in
         char = text[index]
         if char in INVISIBLE:
             continue
-        for piece in unicodedata.normalize("NFKC", char).casefold():
+        for piece in unicodedata.normalize("NFKC", char):
             if piece in INVISIBLE:
                 continue
-            if not piece.isascii():
-                piece = latin.get(piece, piece)
+            if piece.isascii():
+                piece = piece.lower()
+            else:
+                # Look-alikes are listed in their own case: Cyrillic \u0412 looks like B, its
+                # lowercase \u0432 like no Latin letter. So the character as written first.
+                piece = latin.get(piece) or latin.get(piece.casefold(), piece.casefold())
             for part in unicodedata.normalize("NFD", piece):
                 if unicodedata.category(part) == "Mn":
                     continue  # a combining mark: the diacritic goes
@@ -118,10 +125,10 @@ def folded(text: str, base: Form | None = None) -> Form:
     return Form(text, origin)
 
 
-_J = re.escape("".join(SEPARATORS))
-# Per separator: single letters (a joiner or an end on both sides), two or more, spaced by it.
+# Per separator: single letters (no letter or digit on either side), two or more, spaced by
+# it: `s c a m!` and `(s-c-a-m)` as well as `f.r.e.e`.
 _RUNS = {
-    separator: re.compile(rf"(?<![^{_J}])[^\W\d_](?:{re.escape(separator)}[^\W\d_](?![^{_J}]))+")
+    separator: re.compile(rf"(?<!\w)[^\W\d_](?:{re.escape(separator)}[^\W\d_](?!\w))+")
     for separator in SEPARATORS
 }
 
