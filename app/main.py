@@ -59,15 +59,15 @@ Errors are RFC 9457 `application/problem+json`. Lists take `?limit=&cursor=` and
 
 
 def build_runtime(settings: Settings, queue: JobQueue) -> Runtime:
-    http = new_http_client()
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         db=Database(settings.database_url),
-        http=http,
+        http=new_http_client(),
         jobs=queue,
         authenticators=(orgs_service.authenticate_key, members.authenticate_member),
-        automod=Rulebook(toxicity_scorer(settings, http)),
     )
+    runtime.automod = Rulebook(runtime, toxicity_scorer(settings, runtime.http))
+    return runtime
 
 
 async def open_queue(settings: Settings, *, in_process: bool) -> JobQueue:

@@ -14,7 +14,7 @@ from app.forum.models import (
     SavedReply,
     Thread,
 )
-from app.moderation.models import AutomodRule
+from app.moderation.models import AutomodRule, ReviewItem, Sanction
 from app.orgs.models import ApiKey, Organisation
 from app.schedule.models import Asset, ContentAsset, ContentChannel, ContentItem, Delivery
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -40,6 +40,8 @@ __all__ = [
     "OutboxEvent",
     "Post",
     "Reaction",
+    "ReviewItem",
+    "Sanction",
     "SavedReply",
     "Thread",
     "WebhookAttempt",

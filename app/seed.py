@@ -244,6 +244,7 @@ async def _seed_forum(
             body="I looked in **Settings** but can't find it. Is it still possible?",
         ),
         limiter=runtime.limiter,
+        automod=runtime.automod,
     )
     await threads.create_thread(
         session,
@@ -256,6 +257,7 @@ async def _seed_forum(
             body="The game freezes and crashes every time I dock. This is really frustrating.",
         ),
         limiter=runtime.limiter,
+        automod=runtime.automod,
     )
     # Waiting in the inbox: nobody from staff has answered yet.
     other = await members.join(session, owner.org_id, community_id, "demo-player-2", "Kestrel")
@@ -273,6 +275,7 @@ async def _seed_forum(
             ),
         ),
         limiter=runtime.limiter,
+        automod=runtime.automod,
     )
     await posts.create_post(
         session,
@@ -280,4 +283,5 @@ async def _seed_forum(
         thread.id,
         PostCreate(body="Yes! *Settings → Account → Connections*. Fly safe!"),
         limiter=runtime.limiter,
+        automod=runtime.automod,
     )

@@ -102,12 +102,14 @@ class Settings(BaseSettings):
     rate_limit_member_posts: str = "10/minute;100/hour"
     rate_limit_member_reactions: str = "60/minute"
     rate_limit_ip_writes: str = "300/minute"
+    rate_limit_member_reports: str = "5/minute;30/day"
 
     @field_validator(
         "rate_limit_member_posts",
         "rate_limit_member_reactions",
         "rate_limit_ip_writes",
         "rate_limit_feed_events",
+        "rate_limit_member_reports",
     )
     @classmethod
     def _rate_limit(cls, value: str) -> str:

@@ -14,11 +14,12 @@ from arq.connections import RedisSettings
 from prometheus_client import start_http_server
 
 from app.core.jobs import ArqJobQueue, JobFunction, Periodic, run_job
+from app.moderation import jobs as moderation_jobs
 from app.schedule import jobs as schedule_jobs
 from app.settings import Settings, get_settings
 from app.webhooks import jobs as webhook_jobs
 
-JOBS: list[JobFunction] = [*webhook_jobs.JOBS, *schedule_jobs.JOBS]
+JOBS: list[JobFunction] = [*webhook_jobs.JOBS, *schedule_jobs.JOBS, *moderation_jobs.JOBS]
 PERIODIC: list[Periodic] = [*webhook_jobs.PERIODIC, *schedule_jobs.PERIODIC]
 
 

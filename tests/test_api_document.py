@@ -43,6 +43,9 @@ def test_patch_fields_admit_null_only_where_null_clears_a_value() -> None:
         ("/v1/inbox/{item_id}", "assignee_key_id"),
         ("/v1/content/{content_id}", "recurrence"),
         ("/v1/content/{content_id}", "publish_at"),
+        ("/v1/automod/rules/{rule_id}", "message"),
+        ("/v1/automod/rules/{rule_id}", "action_config"),
+        ("/v1/queue/{item_id}", "assignee_key_id"),
     }
     for _, path, operation in (op for op in OPERATIONS if op[0] == "patch"):
         body = resolve(operation["requestBody"]["content"]["application/json"]["schema"])

@@ -45,6 +45,17 @@ VALID_BODIES = {
     ("POST", "/v1/content/{content_id}/schedule"): {"publish_at": "2099-01-01T00:00:00Z"},
     ("POST", "/v1/communities/{community_id}/pause"): {"reason": "x"},
     ("POST", "/v1/communities/{community_id}/content/import"): {"items": []},
+    ("POST", "/v1/communities/{community_id}/automod/rules"): {
+        "name": "x",
+        "kind": "caps",
+        "config": {},
+        "action": "flag",
+    },
+    ("PATCH", "/v1/automod/rules/{rule_id}"): {"enabled": False},
+    ("POST", "/v1/communities/{community_id}/automod/test"): {"text": "x"},
+    ("POST", "/v1/automod/rules/{rule_id}/backtest"): {"days": 1},
+    ("PATCH", "/v1/queue/{item_id}"): {"assignee_key_id": None},
+    ("POST", "/v1/queue/{item_id}/decision"): {"action": "dismiss", "version": 1},
 }
 
 

@@ -29,6 +29,13 @@ from app.moderation.schemas import (
     BacktestSample,
     RuleOut,
 )
+from app.moderation.schemas_review import (
+    AutomodHit,
+    BulkResult,
+    ReportOut,
+    ReviewItemOut,
+    ReviewTarget,
+)
 from app.schedule.schemas import (
     CalendarEntry,
     Check,
@@ -60,6 +67,11 @@ PAIRS: dict[type[BaseModel], tuple[str, dict[str, str]]] = {
     AutomodTestOut: ("AutomodTestResult", {}),
     BacktestOut: ("BacktestResult", {}),
     BacktestSample: ("BacktestSample", {}),
+    ReviewItemOut: ("ReviewItem", {}),
+    ReviewTarget: ("ReviewTarget", {}),
+    AutomodHit: ("AutomodHit", {}),
+    ReportOut: ("Report", {}),
+    BulkResult: ("BulkDecisionResult", {}),
     CommunityOut: (
         "Community",
         {

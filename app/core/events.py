@@ -54,6 +54,13 @@ EVENT_TYPES: dict[str, str] = {
     "content.failed": "Content could not be delivered to any channel.",
     "content.retracted": "Published content was taken down everywhere it went.",
     "delivery.failed": "A delivery of content to one channel failed for good.",
+    "automod.matched": "Automod rules matched a post or thread (or blocked one): which"
+    " rules, what matched, the decision.",
+    "report.created": "A post, thread or member was reported (its review item included).",
+    "review.decided": "A moderator decided a review item (with the member's notice when"
+    " asked to notify).",
+    "sanction.created": "A member was warned, muted, suspended or banned.",
+    "member.status_changed": "A member's status (active, muted, suspended, banned) changed.",
 }
 
 # Not subscribable: sent only by `POST /v1/webhooks/{id}/ping`.

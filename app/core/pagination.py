@@ -8,7 +8,7 @@ agrees with the server. Values are written as dot-separated tokens:
 
 - a time: microseconds since 1970-01-01 UTC (`1732953600000000`);
 - an id: the UUID's 32 hex digits;
-- a number: decimal digits; a flag: `0` or `1`;
+- a number: decimal digits (a fraction in millionths); a flag: `0` or `1`;
 - a text: its UTF-8 bytes in unpadded base64url.
 
 Clients treat cursors as opaque; the shape may change between versions.
@@ -47,6 +47,8 @@ _MAX_TEXT_TOKEN = 1023  # base64url characters: 767 bytes, more than any sortabl
 _TOKENS: dict[type, tuple[str, int]] = {
     bool: ("[01]", 1),
     int: ("-?[0-9]{1,9}", 10),
+    # Scores, in millionths (no dot: dots separate the tokens); a score is kept to two decimals.
+    float: ("-?[0-9]{1,18}", 19),
     datetime: ("-?[0-9]{1,16}", 17),
     uuid.UUID: ("[0-9a-f]{32}", 32),
     str: ("(?:[A-Za-z0-9_-]{4}){0,255}(?:[A-Za-z0-9_-]{2,3})?", _MAX_TEXT_TOKEN),
@@ -120,6 +122,8 @@ def _encode(kind: type, value: Any) -> str:
         return "1" if value else "0"
     if kind is str:
         return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+    if kind is float:
+        return str(round(value * 1_000_000))
     return str(value)
 
 
@@ -135,6 +139,8 @@ def _decode(kind: type, token: str) -> Any:
         # Any bytes are a position: a forged cursor's text is read leniently (and NUL,
         # which PostgreSQL text cannot hold, dropped) rather than refused.
         return raw.decode(errors="replace").replace("\x00", "")
+    if kind is float:
+        return int(token) / 1_000_000
     return int(token)
 
 

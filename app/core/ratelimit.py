@@ -39,6 +39,7 @@ class RateLimiter:
             "member_reactions": settings.rate_limit_member_reactions,
             "ip_writes": settings.rate_limit_ip_writes,
             "feed_events": settings.rate_limit_feed_events,
+            "member_reports": settings.rate_limit_member_reports,
         }
         redis_url = settings.redis_url
         if not redis_url:

@@ -97,6 +97,12 @@ class _SessionRunner:
         await self._session.execute(statement.statement, params)
 
 
+def session_runner(session: AsyncSession) -> Runner:
+    """The same statements through the session, in its unit of work (for a write that must
+    commit with other work of the request)."""
+    return _SessionRunner(session, session.bind.dialect.name)
+
+
 def _breaks_connection(exc: BaseException) -> bool:
     """Whether an error met on the driver leaves its connection unusable: anything but an
     error the server reported about a statement (a dropped connection, a cancelled call, a

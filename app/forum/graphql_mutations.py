@@ -154,7 +154,7 @@ class Mutation:
         runtime = info.context.runtime
         async with runtime.unit_of_work() as session:
             thread = await threads.create_thread(
-                session, actor, community_id, data, limiter=runtime.limiter
+                session, actor, community_id, data, limiter=runtime.limiter, automod=runtime.automod
             )
         return ThreadType.of_row(thread)
 
@@ -175,7 +175,9 @@ class Mutation:
         data = parse(PostCreate, _data(input))
         runtime = info.context.runtime
         async with runtime.unit_of_work() as session:
-            post = await posts.create_post(session, actor, thread_id, data, limiter=runtime.limiter)
+            post = await posts.create_post(
+                session, actor, thread_id, data, limiter=runtime.limiter, automod=runtime.automod
+            )
         return PostType.of_row(post)
 
     @strawberry.mutation(description="Edit a post's text. Its author or a moderator.")
@@ -184,7 +186,9 @@ class Mutation:
         data = parse(PostUpdate, {"body": body})
         runtime = info.context.runtime
         async with runtime.unit_of_work() as session:
-            post = await posts.edit_post(session, actor, id, data, limiter=runtime.limiter)
+            post = await posts.edit_post(
+                session, actor, id, data, limiter=runtime.limiter, automod=runtime.automod
+            )
         return PostType.of_row(post)
 
     @strawberry.mutation(description="Remove a post (soft). Its author or a moderator.")

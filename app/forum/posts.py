@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.communities.models import Community
 from app.core import audit, events
 from app.core.auth import Actor, Role
 from app.core.db import new_id, utcnow
@@ -25,7 +26,7 @@ from app.core.errors import (
 from app.core.events import OutboxEvent
 from app.core.pagination import Keyset, PageParams, Window, paginate
 from app.core.ratelimit import RateLimiter, ip_bucket
-from app.core.statements import Prebuilt, Runner, statements
+from app.core.statements import Prebuilt, Runner, session_runner, statements
 from app.core.text import render_markdown, sentiment
 from app.forum import inbox
 from app.forum.access import (
@@ -46,6 +47,8 @@ from app.forum.members import (
 from app.forum.models import Member, Post, Reaction, Thread
 from app.forum.schemas import PostCreate, PostUpdate
 from app.forum.views import event_payload
+from app.moderation import enforce
+from app.moderation.rulebook import Rulebook
 
 POST_ORDER = Keyset([(Post.created_at, "asc"), (Post.id, "asc")])
 
@@ -148,18 +151,22 @@ _REPLY_STEP_BY_STEP = (Prebuilt(_INSERT_POST), Prebuilt(events.INSERT), Prebuilt
 # A member's reply target: the thread as the member may see it (readable() for a member,
 # with bind parameters) and the member's conduct as stored now (their token may have been
 # checked a few seconds ago), in one SELECT.
+_communities = Community.__table__.c
 _TARGET_COLUMNS = (
     _threads.id,
     _threads.org_id,
     _threads.community_id,
+    _threads.category_id,
     _threads.status,
     _threads.locked,
+    _communities.automod_version,  # which compiled rules screen the reply (moderation)
+)
+_WITH_COMMUNITY = Thread.__table__.join(
+    Community.__table__, _communities.id == _threads.community_id
 )
 _MEMBER_REPLY_TARGET = Prebuilt(
     select(*_TARGET_COLUMNS, *STANDING_COLUMNS)
-    .select_from(
-        Thread.__table__.outerjoin(Member.__table__, _members.id == bindparam("member_id"))
-    )
+    .select_from(_WITH_COMMUNITY.outerjoin(Member.__table__, _members.id == bindparam("member_id")))
     .where(
         _threads.id == bindparam("thread_id"),
         _threads.org_id == bindparam("org_id"),
@@ -169,9 +176,9 @@ _MEMBER_REPLY_TARGET = Prebuilt(
 )
 # Staff read every thread of their org (readable() for staff).
 _STAFF_REPLY_TARGET = Prebuilt(
-    select(*_TARGET_COLUMNS).where(
-        _threads.id == bindparam("thread_id"), _threads.org_id == bindparam("org_id")
-    )
+    select(*_TARGET_COLUMNS)
+    .select_from(_WITH_COMMUNITY)
+    .where(_threads.id == bindparam("thread_id"), _threads.org_id == bindparam("org_id"))
 )
 # Key-share locked: the reply's foreign key would take this lock anyway, but only at the end
 # of the write, after the thread's row lock; taken here it comes first, in the
@@ -190,12 +197,15 @@ async def create_post(
     data: PostCreate,
     *,
     limiter: RateLimiter,
+    automod: Rulebook,
 ) -> Post:
     require_writer(actor)
     # On PostgreSQL a plain member reply is one read and one write statement, and needs no
     # transaction around them (see statements()); a reply to a post holds that post's lock
-    # until the write, and a staff reply writes the inbox too.
+    # until the write, and a staff reply writes the inbox too. A reply automod matched is
+    # written through the session instead, with its review item, in one transaction.
     one_write = data.reply_to is None and actor.is_member
+    verdict = None
     async with statements(session, transaction=not one_write) as run:
         thread, actor = await _reply_target(run, actor, thread_id)
         if actor.is_member:
@@ -213,25 +223,65 @@ async def create_post(
             if found is None:
                 raise missing_reference("reply_to", "No post of this thread has that id.")
         await guard_member_write(actor, limiter, "member_posts")
-        row = post_row(actor, thread, data.body, reply_to=data.reply_to)
-        post = Post(**row)  # the response's view of the row written below
-        attach_byline(post, actor)
-        event = events.event_row(actor.org_id, "post.created", event_payload(post))
-        bump = {"target": thread.id, "new_post": post.id, "posted_at": post.created_at}
-        if run.dialect_name == "postgresql":
-            params = {f"post_{k}": v for k, v in row.items()}
-            params.update({f"event_{k}": v for k, v in event.items()}, **bump)
-            await run.execute(_REPLY_IN_ONE_STATEMENT, params)
-        else:
-            insert_post, insert_event, bump_thread = _REPLY_STEP_BY_STEP
-            await run.execute(insert_post, row)
-            await run.execute(insert_event, event)
-            await run.execute(bump_thread, bump)
-        if actor.is_staff:  # after the thread, like every writer that touches both
-            await run.execute(
-                inbox.RESOLVE_FOR_THREAD, inbox.resolve_params(thread.id, actor.key_id)
-            )
+        verdict = await automod.screen(
+            data.body,
+            community_id=thread.community_id,
+            version=thread.automod_version,
+            actor=actor,
+            category_id=thread.category_id,
+        )
+        await enforce.refuse_if_blocked(
+            automod,
+            verdict,
+            org_id=actor.org_id,
+            community_id=thread.community_id,
+            member_id=actor.member_id,
+            target_type="post",
+        )
+        if not verdict.hits:
+            post = await _write_reply(run, actor, thread, data)
+    if verdict.hits:
+        post = await _write_reply(
+            session_runner(session), actor, thread, data, status=enforce.status_for(verdict)
+        )
+        await enforce.record(
+            session,
+            verdict,
+            org_id=actor.org_id,
+            community_id=thread.community_id,
+            target_type="post",
+            target_id=post.id,
+            author_member_id=actor.member_id,
+        )
     events.dispatch_after_commit(session)
+    return post
+
+
+async def _write_reply(
+    run: Runner, actor: Actor, thread: Any, data: PostCreate, *, status: str = "visible"
+) -> Post:
+    """The post, its event, and (when it is visible) the thread's counters."""
+    row = post_row(actor, thread, data.body, reply_to=data.reply_to)
+    row["status"] = status
+    post = Post(**row)  # the response's view of the row written below
+    attach_byline(post, actor)
+    event = events.event_row(actor.org_id, "post.created", event_payload(post))
+    bump = {"target": thread.id, "new_post": post.id, "posted_at": post.created_at}
+    if status != "visible":
+        # Held or hidden: the thread does not change for anyone else until it is approved.
+        await run.execute(_REPLY_STEP_BY_STEP[0], row)
+        await run.execute(_REPLY_STEP_BY_STEP[1], event)
+    elif run.dialect_name == "postgresql":
+        params = {f"post_{k}": v for k, v in row.items()}
+        params.update({f"event_{k}": v for k, v in event.items()}, **bump)
+        await run.execute(_REPLY_IN_ONE_STATEMENT, params)
+    else:
+        insert_post, insert_event, bump_thread = _REPLY_STEP_BY_STEP
+        await run.execute(insert_post, row)
+        await run.execute(insert_event, event)
+        await run.execute(bump_thread, bump)
+    if actor.is_staff:  # after the thread, like every writer that touches both
+        await run.execute(inbox.RESOLVE_FOR_THREAD, inbox.resolve_params(thread.id, actor.key_id))
     return post
 
 
@@ -319,21 +369,57 @@ async def edit_post(
     data: PostUpdate,
     *,
     limiter: RateLimiter,
+    automod: Rulebook,
 ) -> Post:
     actor = await fresh_standing(session, actor)
     post = await _editable(session, actor, post_id)
     await guard_member_write(actor, limiter, "member_posts")  # an edit re-renders: a write
+    thread = await session.get_one(Thread, post.thread_id)
+    version = await session.scalar(
+        select(Community.automod_version).where(Community.id == post.community_id)
+    )
+    verdict = await automod.screen(
+        data.body,
+        community_id=post.community_id,
+        version=version or 0,
+        actor=actor,
+        category_id=thread.category_id,
+    )
+    await enforce.refuse_if_blocked(
+        automod,
+        verdict,
+        org_id=actor.org_id,
+        community_id=post.community_id,
+        member_id=post.author_member_id,
+        target_type="post",
+        target_id=post.id,
+    )
+    if post.status == "visible" and enforce.status_for(verdict) != "visible":
+        # Taken out of view until a moderator approves it; the thread's counters with it.
+        post.status = enforce.status_for(verdict)
+        if thread.first_post_id == post.id:
+            thread.status = post.status
+        else:
+            thread.reply_count = max(0, thread.reply_count - 1)
     mood = sentiment(data.body)
     post.body = data.body
     post.body_html = render_markdown(data.body)
     post.sentiment_score, post.sentiment_label = mood.score, mood.label
     post.edited_at = utcnow()
-    thread = await session.get_one(Thread, post.thread_id)
     if thread.first_post_id == post.id:
         await inbox.rerank(
             session, thread, sentiment_score=mood.score, reactions=_count(post.reactions)
         )
     await session.flush()
+    await enforce.record(
+        session,
+        verdict,
+        org_id=actor.org_id,
+        community_id=post.community_id,
+        target_type="post",
+        target_id=post.id,
+        author_member_id=post.author_member_id,
+    )
     if actor.is_staff:  # a member editing their own post is not audited
         await _audit(session, actor, "post.edited", post, None, {"edited": True})
     await events.emit(session, actor.org_id, "post.edited", event_payload(post))

@@ -41,7 +41,9 @@ async def create_post(
 ) -> PostOut:
     """Reply in a thread. 403 when the member is muted, suspended or banned, or the thread is
     locked. Members, or staff (moderator; staff posts are official)."""
-    post = await posts.create_post(session, actor, thread_id, data, limiter=runtime.limiter)
+    post = await posts.create_post(
+        session, actor, thread_id, data, limiter=runtime.limiter, automod=runtime.automod
+    )
     response.headers["Location"] = f"/v1/posts/{post.id}"
     return post_out(post)
 
@@ -70,7 +72,11 @@ async def edit_post(
     runtime: RuntimeDep,
 ) -> PostOut:
     """Edit a post's text; `edited_at` records when. Its author or a moderator."""
-    return post_out(await posts.edit_post(session, actor, post_id, data, limiter=runtime.limiter))
+    return post_out(
+        await posts.edit_post(
+            session, actor, post_id, data, limiter=runtime.limiter, automod=runtime.automod
+        )
+    )
 
 
 @router.delete("/posts/{post_id}", status_code=status.HTTP_204_NO_CONTENT)

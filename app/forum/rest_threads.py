@@ -106,7 +106,7 @@ async def create_thread(
 ) -> ThreadOut:
     """Start a thread; `body` becomes its opening post. Members, or staff (moderator)."""
     thread = await threads.create_thread(
-        session, actor, community_id, data, limiter=runtime.limiter
+        session, actor, community_id, data, limiter=runtime.limiter, automod=runtime.automod
     )
     response.headers["Location"] = f"/v1/threads/{thread.id}"
     return thread_out(thread)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
+from app.communities.models import Community
 from app.core import audit, events
 from app.core.auth import Actor, Role
 from app.core.db import new_id, utcnow
@@ -22,6 +23,8 @@ from app.forum.models import Category, Thread
 from app.forum.posts import attach_byline, build_post, guard_member_write
 from app.forum.schemas import ThreadCreate, ThreadSort, ThreadUpdate
 from app.forum.views import event_payload
+from app.moderation import enforce
+from app.moderation.rulebook import Rulebook
 
 # Pinned threads come first in every sort; the id breaks ties so cursors are exact.
 # Every sort's cursor holds every column the sorts use, so a cursor is a position whatever
@@ -57,12 +60,32 @@ async def create_thread(
     data: ThreadCreate,
     *,
     limiter: RateLimiter,
+    automod: Rulebook,
 ) -> Thread:
     require_writer(actor)
     actor = await fresh_standing(session, actor)
     await ensure_community(session, actor, community_id, staff_role=Role.moderator)
     await category_in_community(session, community_id, data.category_id)
     await guard_member_write(actor, limiter, "member_posts")
+    version = await session.scalar(
+        select(Community.automod_version).where(Community.id == community_id)
+    )
+    verdict = await automod.screen(
+        f"{data.title}\n{data.body}",
+        community_id=community_id,
+        version=version or 0,
+        actor=actor,
+        category_id=data.category_id,
+    )
+    await enforce.refuse_if_blocked(
+        automod,
+        verdict,
+        org_id=actor.org_id,
+        community_id=community_id,
+        member_id=actor.member_id,
+        target_type="thread",
+    )
+    status = enforce.status_for(verdict)
     now = utcnow()
     thread = Thread(
         id=new_id(),
@@ -74,7 +97,7 @@ async def create_thread(
         author_name=None if actor.is_member else actor.name,
         kind=data.kind,
         title=data.title,
-        status="visible",
+        status=status,
         pinned=False,
         locked=False,
         reply_count=0,
@@ -85,13 +108,23 @@ async def create_thread(
         last_posted_at=now,
     )
     opening = build_post(actor, thread, data.body, at=now)
+    opening.status = status
     thread.first_post_id = thread.last_post_id = opening.id
     session.add(thread)
     await session.flush()  # the thread row first: the post refers to it
     session.add(opening)
-    if data.kind == "question" and actor.is_member:
+    if data.kind == "question" and actor.is_member and status == "visible":
         inbox.open_item(session, thread, opening.sentiment_score)
     await session.flush()
+    await enforce.record(
+        session,
+        verdict,
+        org_id=actor.org_id,
+        community_id=community_id,
+        target_type="thread",
+        target_id=thread.id,
+        author_member_id=actor.member_id,
+    )
     attach_byline(thread, actor)
     attach_byline(opening, actor)
     await events.emit(session, actor.org_id, "thread.created", event_payload(thread))

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, JSONType, new_id, utcnow
@@ -39,3 +39,136 @@ class AutomodRule(Base):
     message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+REVIEW_TARGETS = ("post", "thread", "member")
+REVIEW_STATUSES = ("open", "resolved")
+RESOLUTIONS = ("approve", "hide", "remove", "dismiss")
+PRIORITIES = ("low", "medium", "high")
+SANCTION_KINDS = ("warn", "mute", "suspend", "ban")
+ISSUERS = ("key", "automod", "ladder")
+
+
+class ReviewItem(Base):
+    """One per target, ever: every report and automod match of a post, thread or member
+    gathers on it; a new report on a resolved target reopens the same item."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (
+        CheckConstraint(f"target_type IN {REVIEW_TARGETS}", name="target_type"),
+        CheckConstraint(f"status IN {REVIEW_STATUSES}", name="status"),
+        CheckConstraint(f"priority IN {PRIORITIES}", name="priority"),
+        UniqueConstraint("target_type", "target_id", name="one_per_target"),
+        Index("ix_review_items_queue", "community_id", "status", "score", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    community_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE")
+    )
+    target_type: Mapped[str] = mapped_column(String(16))
+    target_id: Mapped[uuid.UUID]
+    # Whose post, thread or self it is (null once erased, or for staff authors).
+    author_member_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    reasons: Mapped[dict[str, Any]]  # report reason -> count
+    report_count: Mapped[int] = mapped_column(default=0)
+    # The reports' weights summed: each its reason's weight times its reporter's record.
+    report_score: Mapped[float] = mapped_column(default=0.0)
+    # Every automod match: {rule_id, name, kind, action, severity, matched, reason, at,
+    # toxicity?: {provider, model, version, value, skipped}}.
+    automod: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    score: Mapped[float] = mapped_column(default=0.0)
+    priority: Mapped[str] = mapped_column(String(8), default="low")
+    assignee_key_id: Mapped[uuid.UUID | None]
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+
+
+class Sanction(Base):
+    __tablename__ = "sanctions"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {SANCTION_KINDS}", name="kind"),
+        CheckConstraint(f"issued_by_type IN {ISSUERS}", name="issued_by_type"),
+        Index("ix_sanctions_member", "member_id", "starts_at"),
+        Index("ix_sanctions_community", "community_id", "starts_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    community_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE")
+    )
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime | None]  # null: until lifted (warnings have no duration)
+    lifted_at: Mapped[datetime | None]
+    lifted_reason: Mapped[str | None] = mapped_column(Text)
+    issued_by_type: Mapped[str] = mapped_column(String(16))
+    issued_by_id: Mapped[uuid.UUID | None]
+    issued_by_name: Mapped[str | None] = mapped_column(String(200))
+    review_item_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("review_items.id", ondelete="SET NULL")
+    )
+    strike_id: Mapped[uuid.UUID | None]
+    appeal_id: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+REPORT_REASONS = (
+    "spam",
+    "harassment",
+    "hate",
+    "cheating",
+    "scam",
+    "personal_info",
+    "off_topic",
+    "illegal",
+    "other",
+)
+REPORT_OUTCOMES = ("upheld", "dismissed")
+
+
+class Report(Base):
+    """One person's report of a post, thread or member; it weighs on the target's review
+    item, and its outcome (the decision) counts toward the reporter's record."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        CheckConstraint(f"reason IN {REPORT_REASONS}", name="reason"),
+        CheckConstraint(f"outcome IN {REPORT_OUTCOMES}", name="outcome"),
+        CheckConstraint(
+            "(reporter_member_id IS NULL) <> (reporter_key_id IS NULL)", name="one_reporter"
+        ),
+        UniqueConstraint("target_type", "target_id", "reporter_member_id", name="once_by_member"),
+        UniqueConstraint("target_type", "target_id", "reporter_key_id", name="once_by_key"),
+        Index("ix_reports_reporter", "reporter_member_id", "outcome"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    community_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE")
+    )
+    review_item_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("review_items.id", ondelete="CASCADE"), index=True
+    )
+    target_type: Mapped[str] = mapped_column(String(16))
+    target_id: Mapped[uuid.UUID]
+    reporter_member_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE")
+    )
+    reporter_key_id: Mapped[uuid.UUID | None]
+    reason: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    weight: Mapped[float]
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 
+from app.core.auth import Role
 from app.core.deps import CurrentActor, RuntimeDep, Session
 from app.core.errors import document_not_found, problem_responses
 from app.core.pagination import Page, paging
-from app.moderation import backtest, rules
+from app.moderation import backtest, reports, review, rules
 from app.moderation.models import AutomodRule
 from app.moderation.rulebook import Verdict
 from app.moderation.schemas import (
@@ -22,6 +24,17 @@ from app.moderation.schemas import (
     RuleCreate,
     RuleOut,
     RuleUpdate,
+)
+from app.moderation.schemas_review import (
+    AssignIn,
+    BulkDecisionIn,
+    BulkDecisionOut,
+    DecisionIn,
+    ReportIn,
+    ReportOut,
+    ReportReason,
+    ReviewItemOut,
+    ReviewStatus,
 )
 
 router = APIRouter(
@@ -134,6 +147,101 @@ async def backtest_rule(
         matched=found.matched,
         samples=[BacktestSample(post_id=p, excerpt=e, matched=m) for p, e, m in found.samples],
     )
+
+
+# --- reports and the review queue ---------------------------------------------------------
+
+QueuePaging = paging(review.BY_PRIORITY.cursor)
+
+
+@router.post(
+    "/reports",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReportOut,
+    responses=problem_responses(409, 429),
+)
+async def create_report(
+    data: ReportIn, session: Session, actor: CurrentActor, runtime: RuntimeDep
+) -> ReportOut:
+    """Report a post, thread or member to the community's moderators. Members (a muted
+    member too; not a suspended or banned one) and staff. Once per reporter and target."""
+    report = await reports.create_report(session, actor, data, limiter=runtime.limiter)
+    return ReportOut.model_validate(report)
+
+
+@router.get("/communities/{community_id}/queue", response_model=Page[ReviewItemOut])
+async def list_queue(
+    community_id: uuid.UUID,
+    session: Session,
+    actor: CurrentActor,
+    page: QueuePaging,
+    status_: Annotated[ReviewStatus | None, Query(alias="status")] = ReviewStatus.open,
+    reason: ReportReason | None = None,
+    sort: Literal["priority", "oldest"] = "priority",
+    assignee: Annotated[
+        Literal["me"] | None, Query(description="`me`: only items assigned to your key.")
+    ] = None,
+) -> Page[ReviewItemOut]:
+    """The review queue: open items by default, highest score first (`sort=oldest`: the
+    longest waiting). Role: moderator."""
+    wanted = review.QueueFilter(
+        status=status_.value if status_ else None,
+        reason=reason.value if reason else None,
+        assignee_me=assignee == "me",
+        sort=sort,
+    )
+    window = await review.list_queue(session, actor, community_id, wanted, page)
+    return Page[ReviewItemOut](items=window.items, next_cursor=window.next_cursor)
+
+
+@router.api_route(
+    "/queue/decisions",
+    methods=["GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    include_in_schema=False,
+)
+async def queue_decisions_other_methods() -> None:
+    """`/queue/decisions` takes POST only; without this, `/queue/{item_id}` would answer
+    its other methods, with a 422 about an item id."""
+    raise HTTPException(status.HTTP_405_METHOD_NOT_ALLOWED, headers={"Allow": "POST"})
+
+
+@router.get("/queue/{item_id}", response_model=ReviewItemOut)
+async def get_review_item(
+    item_id: uuid.UUID, session: Session, actor: CurrentActor
+) -> ReviewItemOut:
+    """One review item. Role: moderator."""
+    return await review.get_item(session, actor, item_id)
+
+
+@router.patch("/queue/{item_id}", response_model=ReviewItemOut)
+async def assign_review_item(
+    item_id: uuid.UUID, data: AssignIn, session: Session, actor: CurrentActor
+) -> ReviewItemOut:
+    """Assign the item to a key (or unassign it with null). Role: moderator."""
+    return await review.assign(session, actor, item_id, data.assignee_key_id)
+
+
+@router.post(
+    "/queue/{item_id}/decision", response_model=ReviewItemOut, responses=problem_responses(409)
+)
+async def decide_review_item(
+    item_id: uuid.UUID, data: DecisionIn, session: Session, actor: CurrentActor
+) -> ReviewItemOut:
+    """Approve (show), hide, remove or dismiss, optionally sanctioning the author. `version`
+    must be the item's current one: a stale one is a 409 with the item as it is now (two
+    moderators deciding at once: one wins). Role: moderator."""
+    return await review.decide(session, actor, item_id, data)
+
+
+@router.post("/queue/decisions", response_model=BulkDecisionOut)
+async def decide_in_bulk(
+    data: BulkDecisionIn, actor: CurrentActor, runtime: RuntimeDep
+) -> BulkDecisionOut:
+    """One decision for up to 100 items, each in its own transaction; the answer says how
+    each went (`status` as the single decision would have answered). Role: moderator."""
+    actor.require(Role.moderator)
+    results = await review.decide_bulk(runtime.unit_of_work, actor, data)
+    return BulkDecisionOut(results=results)
 
 
 document_not_found(router)

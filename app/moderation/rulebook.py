@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Actor, Role
+from app.core.runtime import Runtime
 from app.moderation.activity import member_activity
 from app.moderation.matching import strongest
 from app.moderation.models import AutomodRule
@@ -134,23 +134,27 @@ class Compiled:
 
 
 class Rulebook:
-    """Per process: each community's compiled rules, by version (see the module's doc)."""
+    """Per process: each community's compiled rules, by version (see the module's doc).
+    Rules and a member's activity are read through short sessions of their own, so that
+    a writer's hot path (app.core.statements) needs no session of its own for them."""
 
-    def __init__(self, scorer: Scorer) -> None:
+    def __init__(self, runtime: Runtime, scorer: Scorer) -> None:
+        self.runtime = runtime
         self.scorer = scorer
         self._compiled: OrderedDict[uuid.UUID, tuple[int, Compiled]] = OrderedDict()
 
-    async def rules(self, session: AsyncSession, community_id: uuid.UUID, version: int) -> Compiled:
+    async def rules(self, community_id: uuid.UUID, version: int) -> Compiled:
         kept = self._compiled.get(community_id)
         if kept is not None and kept[0] == version:
             self._compiled.move_to_end(community_id)
             return kept[1]
-        rows = await session.scalars(
-            select(AutomodRule).where(
-                AutomodRule.community_id == community_id, AutomodRule.enabled.is_(True)
+        async with self.runtime.read_session() as session:
+            rows = await session.scalars(
+                select(AutomodRule).where(
+                    AutomodRule.community_id == community_id, AutomodRule.enabled.is_(True)
+                )
             )
-        )
-        compiled = Compiled(list(rows))
+            compiled = Compiled(list(rows))
         self._compiled[community_id] = (version, compiled)
         self._compiled.move_to_end(community_id)
         while len(self._compiled) > MAX_COMMUNITIES:
@@ -159,7 +163,6 @@ class Rulebook:
 
     async def screen(
         self,
-        session: AsyncSession,
         text: str,
         *,
         community_id: uuid.UUID,
@@ -170,13 +173,14 @@ class Rulebook:
     ) -> Verdict:
         """Screen a text as posted by `actor` (a member, staff, or None for a dry run) in
         a category. Flood and new-member rules read the member's activity, once."""
-        compiled = await self.rules(session, community_id, version)
+        compiled = await self.rules(community_id, version)
         if not compiled.rules:
             return Verdict("allow")
         member_id = member_id or (actor.member_id if actor is not None else None)
         activity = None
         if member_id is not None and compiled.needs_activity:
-            activity = await member_activity(session, member_id, compiled.text.flood_windows)
+            async with self.runtime.read_session() as session:
+                activity = await member_activity(session, member_id, compiled.text.flood_windows)
         return await compiled.screen(
             text, actor=actor, category_id=category_id, activity=activity, scorer=self.scorer
         )

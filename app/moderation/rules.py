@@ -166,7 +166,6 @@ async def test_text(
                 errors=[{"loc": ["body", "member_id"], "message": "not found", "type": "ref"}],
             )
     return await rulebook.screen(
-        session,
         data.text,
         community_id=community.id,
         version=community.automod_version,

@@ -207,7 +207,7 @@ async def _internal(
     try:
         async with session.begin_nested():
             return await connectors.apply_internal(
-                session, task, item.community_id, author, runtime.limiter
+                session, task, item.community_id, author, runtime
             )
     except AppError as exc:
         return connectors.Result("failed", error=exc.detail)

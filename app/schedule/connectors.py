@@ -22,7 +22,6 @@ from app.communities.platforms import ChannelKind
 from app.core import metrics, outbound, signing
 from app.core.auth import Actor, Role
 from app.core.db import utcnow
-from app.core.ratelimit import RateLimiter
 from app.core.runtime import Runtime
 from app.forum import posts, threads
 from app.forum.schemas import PostUpdate, ThreadCreate, ThreadUpdate
@@ -161,14 +160,14 @@ def _request(task: Task) -> tuple[str, str, bytes, dict[str, str]]:
 
 
 async def apply_internal(
-    session: AsyncSession, task: Task, community_id: uuid.UUID, author: Actor, limiter: RateLimiter
+    session: AsyncSession, task: Task, community_id: uuid.UUID, author: Actor, runtime: Runtime
 ) -> Result:
     """The forum and launcher-feed actions, in the caller's transaction."""
     if task.kind == ChannelKind.launcher_feed:
         # The feed lists the items whose delivery to it is `delivered`; editing or retracting
         # is the row's own state, which the caller records.
         return Result("done", external_id=str(task.rendered.payload["id"]))
-    return await _forum(session, task, community_id, author, limiter)
+    return await _forum(session, task, community_id, author, runtime)
 
 
 async def _forum(
@@ -176,7 +175,7 @@ async def _forum(
     task: Task,
     community_id: uuid.UUID,
     author: Actor,
-    limiter: RateLimiter,
+    runtime: Runtime,
 ) -> Result:
     payload = task.rendered.payload
     if task.action == "send":
@@ -190,7 +189,8 @@ async def _forum(
                 title=payload["title"],
                 body=payload["body"],
             ),
-            limiter=limiter,
+            limiter=runtime.limiter,
+            automod=runtime.automod,
         )
         if payload["pinned"]:
             await threads.update_thread(session, author, thread.id, ThreadUpdate(pinned=True))
@@ -207,7 +207,8 @@ async def _forum(
         author,
         thread.first_post_id,
         PostUpdate(body=payload["body"]),
-        limiter=limiter,
+        limiter=runtime.limiter,
+        automod=runtime.automod,
     )
     return Result("done", external_id=task.external_id)
 
