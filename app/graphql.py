@@ -13,6 +13,7 @@ from app.core.graphql import DATETIME, Schema, extensions
 from app.feeds import graphql as feeds_graphql
 from app.forum import graphql as forum_graphql
 from app.moderation import graphql as moderation_graphql
+from app.moderation import graphql_conduct as conduct_graphql
 from app.moderation import graphql_review as review_graphql
 from app.orgs import graphql as orgs_graphql
 from app.schedule import graphql as schedule_graphql
@@ -28,6 +29,7 @@ Query = merge_types(
         audit_graphql.Query,
         moderation_graphql.Query,
         review_graphql.Query,
+        conduct_graphql.Query,
     ),
 )
 Mutation = merge_types(
@@ -38,6 +40,7 @@ Mutation = merge_types(
         schedule_graphql.Mutation,
         moderation_graphql.Mutation,
         review_graphql.Mutation,
+        conduct_graphql.Mutation,
     ),
 )
 

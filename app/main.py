@@ -32,6 +32,7 @@ from app.forum import members
 from app.forum.rest import routers as forum_routers
 from app.graphql import schema
 from app.moderation.rest import router as moderation_router
+from app.moderation.rest_conduct import router as conduct_router
 from app.moderation.rulebook import Rulebook
 from app.moderation.toxicity import toxicity_scorer
 from app.ops import pages
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         feeds_router,
         webhooks_router,
         moderation_router,
+        conduct_router,
         audit_router,
     )
     for router in routers:

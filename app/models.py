@@ -14,7 +14,15 @@ from app.forum.models import (
     SavedReply,
     Thread,
 )
-from app.moderation.models import AutomodRule, ReviewItem, Sanction
+from app.moderation.models import (
+    Appeal,
+    AutomodRule,
+    MemberNote,
+    Report,
+    ReviewItem,
+    Sanction,
+    Strike,
+)
 from app.orgs.models import ApiKey, Organisation
 from app.schedule.models import Asset, ContentAsset, ContentChannel, ContentItem, Delivery
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -23,6 +31,7 @@ metadata = Base.metadata
 
 __all__ = [
     "ApiKey",
+    "Appeal",
     "Asset",
     "AuditEntry",
     "AutomodRule",
@@ -36,13 +45,16 @@ __all__ = [
     "FeedEvent",
     "InboxItem",
     "Member",
+    "MemberNote",
     "Organisation",
     "OutboxEvent",
     "Post",
     "Reaction",
+    "Report",
     "ReviewItem",
     "Sanction",
     "SavedReply",
+    "Strike",
     "Thread",
     "WebhookAttempt",
     "WebhookDelivery",

@@ -20,7 +20,11 @@ from app.settings import Settings, get_settings
 from app.webhooks import jobs as webhook_jobs
 
 JOBS: list[JobFunction] = [*webhook_jobs.JOBS, *schedule_jobs.JOBS, *moderation_jobs.JOBS]
-PERIODIC: list[Periodic] = [*webhook_jobs.PERIODIC, *schedule_jobs.PERIODIC]
+PERIODIC: list[Periodic] = [
+    *webhook_jobs.PERIODIC,
+    *schedule_jobs.PERIODIC,
+    *moderation_jobs.PERIODIC,
+]
 
 
 def _instrumented(function: JobFunction) -> JobFunction:

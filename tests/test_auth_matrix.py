@@ -56,6 +56,13 @@ VALID_BODIES = {
     ("POST", "/v1/automod/rules/{rule_id}/backtest"): {"days": 1},
     ("PATCH", "/v1/queue/{item_id}"): {"assignee_key_id": None},
     ("POST", "/v1/queue/{item_id}/decision"): {"action": "dismiss", "version": 1},
+    ("POST", "/v1/members/{member_id}/sanctions"): {"kind": "mute", "reason": "x"},
+    ("POST", "/v1/sanctions/{sanction_id}/lift"): {"reason": "x"},
+    ("POST", "/v1/members/{member_id}/strikes"): {"reason": "x"},
+    ("PUT", "/v1/communities/{community_id}/strike-policy"): {"ladder": [], "decay_days": 1},
+    ("POST", "/v1/members/{member_id}/notes"): {"body": "x"},
+    ("POST", "/v1/sanctions/{sanction_id}/appeal"): {"statement": "x"},
+    ("POST", "/v1/appeals/{appeal_id}/decision"): {"outcome": "uphold", "note": "x"},
 }
 
 

@@ -21,6 +21,7 @@ from pydantic import AwareDatetime, BaseModel
 from app.audit.schemas import AuditActor, AuditEntryOut
 from app.communities.schemas import ChannelOut, CommunityOut
 from app.feeds.schemas import FeedItemOut, FeedOut
+from app.forum.schemas import MemberModeration
 from app.graphql import schema
 from app.moderation.schemas import (
     AutomodMatch,
@@ -28,6 +29,17 @@ from app.moderation.schemas import (
     BacktestOut,
     BacktestSample,
     RuleOut,
+)
+from app.moderation.schemas_conduct import (
+    AppealOut,
+    Issuer,
+    LadderStep,
+    MeOut,
+    NoteOut,
+    SanctionOut,
+    StrikeAdded,
+    StrikeOut,
+    StrikePolicy,
 )
 from app.moderation.schemas_review import (
     AutomodHit,
@@ -72,6 +84,16 @@ PAIRS: dict[type[BaseModel], tuple[str, dict[str, str]]] = {
     AutomodHit: ("AutomodHit", {}),
     ReportOut: ("Report", {}),
     BulkResult: ("BulkDecisionResult", {}),
+    SanctionOut: ("Sanction", {}),
+    Issuer: ("Issuer", {}),
+    StrikeOut: ("Strike", {}),
+    StrikeAdded: ("StrikeAdded", {}),
+    StrikePolicy: ("StrikePolicy", {}),
+    LadderStep: ("LadderStep", {}),
+    AppealOut: ("Appeal", {}),
+    NoteOut: ("MemberNote", {}),
+    MeOut: ("Me", {}),
+    MemberModeration: ("MemberModeration", {}),
     CommunityOut: (
         "Community",
         {

@@ -36,6 +36,9 @@ class Community(Base):
     # Bumped with every change of the community's automod rules, in the same transaction:
     # each process keeps the compiled rules of this version (app/moderation/rulebook.py).
     automod_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The strike ladder `{ladder: [{strikes, kind, duration_hours?}], decay_days}`; null:
+    # the default (app/moderation/strikes.py).
+    strike_policy: Mapped[dict[str, Any] | None]
     paused_at: Mapped[datetime | None]
     pause_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

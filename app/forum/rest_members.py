@@ -12,7 +12,8 @@ from app.core.errors import problem_responses
 from app.core.pagination import Page, paging
 from app.core.schemas import NO_NUL_PATTERN
 from app.forum import members, privacy
-from app.forum.schemas import MemberExport, MemberOut, MemberStatus
+from app.forum.schemas import MemberExport, MemberModeration, MemberOut, MemberStatus
+from app.moderation import appeals
 
 router = APIRouter(prefix="/v1", tags=["members"], responses=problem_responses(401, 403, 422))
 MemberPaging = paging(members.MEMBER_ORDER.cursor)
@@ -49,10 +50,14 @@ async def list_members(
 
 @router.get("/members/{member_id}", response_model=MemberOut)
 async def get_member(member_id: uuid.UUID, session: Session, actor: CurrentActor) -> MemberOut:
-    """One member with their status and post count. Role: moderator."""
+    """One member with their status, post count and moderation counts (reports against
+    them, live strikes, active sanctions, notes). Role: moderator."""
     member = await members.get_member(session, actor, member_id)
     counts = await members.post_counts(session, [member.id])
-    return members.to_out(member, counts.get(member.id, 0))
+    moderation = MemberModeration(**await appeals.moderation_counts(session, member))
+    return members.to_out(member, counts.get(member.id, 0)).model_copy(
+        update={"moderation": moderation}
+    )
 
 
 @router.get("/members/{member_id}/export", response_model=MemberExport)

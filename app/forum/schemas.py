@@ -64,6 +64,15 @@ class AuthorOut(ResponseModel):
     is_staff: bool
 
 
+class MemberModeration(ResponseModel):
+    """What moderators see of a member beside their profile."""
+
+    reports_against: int = Field(description="Reports of the member, their posts and threads.")
+    strikes: int = Field(description="Strikes that count toward the ladder now.")
+    active_sanctions: int
+    notes: int = Field(description="Staff notes on the member.")
+
+
 class MemberOut(ResponseModel):
     id: uuid.UUID
     community_id: uuid.UUID
@@ -76,6 +85,9 @@ class MemberOut(ResponseModel):
     last_seen_at: datetime
     post_count: int
     erased: bool
+    moderation: MemberModeration | None = Field(
+        None, description="On `GET /v1/members/{id}` (staff): counts for moderators; null in lists."
+    )
 
 
 # Categories ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 from app.core import events
 from app.core.jobs import Periodic
 from app.core.runtime import Runtime
+from app.moderation import sanctions
 
 
 async def report_blocked(ctx: dict[str, Any], org_id: str, payload: str) -> str:
@@ -20,5 +21,12 @@ async def report_blocked(ctx: dict[str, Any], org_id: str, payload: str) -> str:
     return "reported"
 
 
+async def expire_sanctions(ctx: dict[str, Any]) -> dict[str, int]:
+    """Record the end of sanctions whose time is up (members' status follows)."""
+    runtime: Runtime = ctx["runtime"]
+    async with runtime.unit_of_work() as session:
+        return {"expired": await sanctions.expire_due(session)}
+
+
 JOBS = [report_blocked]
-PERIODIC: list[Periodic] = []
+PERIODIC = [Periodic(expire_sanctions, lambda settings: 30)]

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, JSONType, new_id, utcnow
@@ -98,6 +98,7 @@ class Sanction(Base):
         CheckConstraint(f"issued_by_type IN {ISSUERS}", name="issued_by_type"),
         Index("ix_sanctions_member", "member_id", "starts_at"),
         Index("ix_sanctions_community", "community_id", "starts_at", "id"),
+        Index("ix_sanctions_due", "ends_at", postgresql_where=text("expired_at IS NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -112,6 +113,8 @@ class Sanction(Base):
     ends_at: Mapped[datetime | None]  # null: until lifted (warnings have no duration)
     lifted_at: Mapped[datetime | None]
     lifted_reason: Mapped[str | None] = mapped_column(Text)
+    # When its end was recorded (the member's status moved, `sanction.expired` sent).
+    expired_at: Mapped[datetime | None]
     issued_by_type: Mapped[str] = mapped_column(String(16))
     issued_by_id: Mapped[uuid.UUID | None]
     issued_by_name: Mapped[str | None] = mapped_column(String(200))
@@ -171,4 +174,76 @@ class Report(Base):
     note: Mapped[str | None] = mapped_column(Text)
     weight: Mapped[float]
     outcome: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Strike(Base):
+    """A mark against a member; counting the live ones applies the community's ladder."""
+
+    __tablename__ = "strikes"
+    __table_args__ = (
+        CheckConstraint(f"issued_by_type IN {ISSUERS}", name="issued_by_type"),
+        Index("ix_strikes_member", "member_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    community_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE")
+    )
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(Text)
+    review_item_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("review_items.id", ondelete="SET NULL")
+    )
+    issued_by_type: Mapped[str] = mapped_column(String(16))
+    issued_by_id: Mapped[uuid.UUID | None]
+    issued_by_name: Mapped[str | None] = mapped_column(String(200))
+    voided_at: Mapped[datetime | None]  # an overturned appeal voids it
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+APPEAL_STATUSES = ("open", "upheld", "overturned")
+
+
+class Appeal(Base):
+    __tablename__ = "appeals"
+    __table_args__ = (
+        CheckConstraint(f"status IN {APPEAL_STATUSES}", name="status"),
+        Index("ix_appeals_community", "community_id", "status", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    community_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE")
+    )
+    # One appeal per sanction.
+    sanction_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sanctions.id", ondelete="CASCADE"), unique=True
+    )
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    statement: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    note: Mapped[str | None] = mapped_column(Text)
+    decided_by_key_id: Mapped[uuid.UUID | None]
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MemberNote(Base):
+    """Staff's notes on a member: seen by staff only."""
+
+    __tablename__ = "member_notes"
+    __table_args__ = (Index("ix_member_notes_member", "member_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    community_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE")
+    )
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    author_key_id: Mapped[uuid.UUID | None]
+    author_name: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

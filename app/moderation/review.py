@@ -24,7 +24,7 @@ from app.core.errors import AppError, Conflict, NotFound
 from app.core.pagination import CursorShape, Keyset, PageParams, Window, paginate
 from app.forum.members import current_status
 from app.forum.models import Member, Post, Thread
-from app.moderation import queue, sanctions
+from app.moderation import queue, sanctions, strikes
 from app.moderation.models import Report, ReviewItem
 from app.moderation.schemas_review import (
     AutomodHit,
@@ -166,6 +166,15 @@ async def decide(
         },
         reason=data.reason,
     )
+    strike = None
+    if data.strike and item.author_member_id is not None:
+        strike, _ = await strikes.add_strike(
+            session,
+            actor,
+            item.author_member_id,
+            data.reason or _default_reason(action),
+            review_item_id=item.id,
+        )
     sanction = None
     if data.sanction is not None and item.author_member_id is not None:
         member = await session.get_one(Member, item.author_member_id)
@@ -185,6 +194,7 @@ async def decide(
         "reason": data.reason,
         "decided_by": {"type": "key", "id": str(actor.key_id), "name": actor.name},
         "sanction_id": str(sanction.id) if sanction else None,
+        "strike_id": str(strike.id) if strike else None,
         "notify": _notice(item, action, data) if data.notify else None,
     }
     await events.emit(session, item.org_id, "review.decided", payload)

@@ -13,13 +13,18 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.communities import service as communities
 from app.core import audit, events
+from app.core.auth import Actor, Role
 from app.core.db import utcnow
+from app.core.errors import Conflict, NotFound, RuleViolation, missing_reference
+from app.core.pagination import Keyset, PageParams, Window, paginate
 from app.forum.models import Member
-from app.moderation.models import Sanction
+from app.moderation.models import Appeal, ReviewItem, Sanction
+from app.moderation.schemas_conduct import Issuer, SanctionIn, SanctionOut
 
 # Most severe first; a warning changes nothing about what a member may do.
 SEVERITY = {"ban": 3, "suspend": 2, "mute": 1, "warn": 0}
@@ -27,8 +32,10 @@ STATUS_OF = {"ban": "banned", "suspend": "suspended", "mute": "muted"}
 
 
 def active_clause(now: datetime) -> Any:
+    """In force at `now`: started, not ended (nor its end recorded), not lifted."""
     return (
         Sanction.lifted_at.is_(None),
+        Sanction.expired_at.is_(None),
         Sanction.starts_at <= now,
         or_(Sanction.ends_at.is_(None), Sanction.ends_at > now),
     )
@@ -41,12 +48,14 @@ async def issue(
     kind: str,
     reason: str,
     issued_by: audit.By,
+    audited_as: audit.By | None = None,
     hours: float | None = None,
     review_item_id: uuid.UUID | None = None,
     strike_id: uuid.UUID | None = None,
     now: datetime | None = None,
 ) -> Sanction:
-    """Record a sanction, move the member's status, emit and audit it."""
+    """Record a sanction, move the member's status, emit and audit it (as `audited_as`
+    when given: a ladder's sanction is audited as the key that added the strike)."""
     now = now or utcnow()
     sanction = Sanction(
         org_id=member.org_id,
@@ -68,7 +77,7 @@ async def issue(
     await events.emit(session, member.org_id, "sanction.created", sanction_payload(sanction))
     await audit.record(
         session,
-        issued_by,
+        audited_as or issued_by,
         "sanction.created",
         org_id=member.org_id,
         target_type="member",
@@ -136,3 +145,205 @@ def sanction_payload(sanction: Sanction) -> dict[str, Any]:
 
 def _instant(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+# --- staff's sanctions, lifting, expiry -----------------------------------------------------
+
+ORDER = Keyset(((Sanction.starts_at, "desc"), (Sanction.id, "desc")))
+EXPIRE_BATCH = 500
+
+
+async def member_of_org(session: AsyncSession, actor: Actor, member_id: uuid.UUID) -> Member:
+    """A member of the caller's organisation (404 otherwise, and once erased)."""
+    member = await session.scalar(
+        select(Member).where(Member.id == member_id, Member.org_id == actor.org_id)
+    )
+    if member is None or member.erased_at is not None:
+        raise NotFound("No such member.")
+    return member
+
+
+async def issue_by_staff(
+    session: AsyncSession, actor: Actor, member_id: uuid.UUID, data: SanctionIn
+) -> Sanction:
+    actor.require(Role.moderator)
+    member = await member_of_org(session, actor, member_id)
+    if data.kind == "warn" and data.duration_hours is not None:
+        raise RuleViolation(
+            "A warning has no duration.",
+            errors=[{"loc": ["body", "duration_hours"], "message": "not for warn", "type": "kind"}],
+        )
+    if data.review_item_id is not None:
+        await item_in_community(session, data.review_item_id, member.community_id)
+    return await issue(
+        session,
+        member,
+        kind=data.kind.value,
+        reason=data.reason,
+        issued_by=audit.by(actor),
+        hours=data.duration_hours,
+        review_item_id=data.review_item_id,
+    )
+
+
+async def item_in_community(
+    session: AsyncSession, item_id: uuid.UUID, community_id: uuid.UUID
+) -> None:
+    found = await session.scalar(
+        select(ReviewItem.id).where(
+            ReviewItem.id == item_id, ReviewItem.community_id == community_id
+        )
+    )
+    if found is None:
+        raise missing_reference("review_item_id", "No such review item in this community.")
+
+
+async def list_for_member(
+    session: AsyncSession, actor: Actor, member_id: uuid.UUID, params: PageParams
+) -> Window[Sanction]:
+    actor.require(Role.moderator)
+    await member_of_org(session, actor, member_id)
+    stmt = select(Sanction).where(Sanction.member_id == member_id)
+    return await paginate(session, stmt, ORDER, params)
+
+
+async def list_for_community(
+    session: AsyncSession,
+    actor: Actor,
+    community_id: uuid.UUID,
+    params: PageParams,
+    *,
+    active: bool | None = None,
+    kind: str | None = None,
+) -> Window[Sanction]:
+    actor.require(Role.moderator)
+    await communities.get_community(session, actor, community_id)
+    stmt = select(Sanction).where(Sanction.community_id == community_id)
+    now = utcnow()
+    if active is True:
+        stmt = stmt.where(*active_clause(now))
+    elif active is False:
+        stmt = stmt.where(~and_(*active_clause(now)))
+    if kind is not None:
+        stmt = stmt.where(Sanction.kind == kind)
+    return await paginate(session, stmt, ORDER, params)
+
+
+async def get_sanction(
+    session: AsyncSession, actor: Actor, sanction_id: uuid.UUID, *, lock: bool = False
+) -> Sanction:
+    stmt = select(Sanction).where(Sanction.id == sanction_id, Sanction.org_id == actor.org_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    sanction = await session.scalar(stmt)
+    if sanction is None:
+        raise NotFound("No such sanction.")
+    return sanction
+
+
+async def lift(
+    session: AsyncSession, actor: Actor, sanction_id: uuid.UUID, reason: str
+) -> Sanction:
+    """End a sanction now. Role: moderator (an overturned appeal lifts through here too)."""
+    actor.require(Role.moderator)
+    sanction = await get_sanction(session, actor, sanction_id, lock=True)
+    return await end(session, sanction, reason=reason, by=audit.by(actor))
+
+
+async def end(session: AsyncSession, sanction: Sanction, *, reason: str, by: audit.By) -> Sanction:
+    now = utcnow()
+    if sanction.lifted_at is not None:
+        raise Conflict("This sanction was already lifted.")
+    if sanction.ends_at is not None and sanction.ends_at <= now:
+        raise Conflict("This sanction has already ended.")
+    sanction.lifted_at, sanction.lifted_reason = now, reason
+    await session.flush()
+    await events.emit(session, sanction.org_id, "sanction.lifted", sanction_payload(sanction))
+    await audit.record(
+        session,
+        by,
+        "sanction.lifted",
+        org_id=sanction.org_id,
+        target_type="member",
+        target_id=sanction.member_id,
+        community_id=sanction.community_id,
+        before={"sanction_id": sanction.id, "active": True},
+        after={"sanction_id": sanction.id, "active": False},
+        reason=reason,
+    )
+    member = await session.get_one(Member, sanction.member_id)
+    await follow_sanctions(session, member, now)
+    return sanction
+
+
+async def expire_due(session: AsyncSession, now: datetime | None = None) -> int:
+    """Record the end of sanctions whose time is up: the member's status follows and
+    `sanction.expired` goes out, once each. (Until then a lapsed status already reads as
+    over: `current_status`.) Returns how many ended."""
+    now = now or utcnow()
+    due = list(
+        await session.scalars(
+            select(Sanction)
+            .where(
+                Sanction.expired_at.is_(None),
+                Sanction.lifted_at.is_(None),
+                Sanction.ends_at <= now,
+            )
+            .order_by(Sanction.ends_at)
+            .limit(EXPIRE_BATCH)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for sanction in due:
+        sanction.expired_at = now
+        await events.emit(session, sanction.org_id, "sanction.expired", sanction_payload(sanction))
+        member = await session.get_one(Member, sanction.member_id)
+        await follow_sanctions(session, member, now)
+    return len(due)
+
+
+def is_active(sanction: Sanction, now: datetime) -> bool:
+    return (
+        sanction.lifted_at is None
+        and sanction.expired_at is None
+        and sanction.starts_at <= now
+        and (sanction.ends_at is None or sanction.ends_at > now)
+    )
+
+
+async def out(session: AsyncSession, sanctions: list[Sanction]) -> list[SanctionOut]:
+    """With each one's appeal, read in one query."""
+    appeals = (
+        {
+            a.sanction_id: a.id
+            for a in await session.scalars(
+                select(Appeal).where(Appeal.sanction_id.in_([s.id for s in sanctions]))
+            )
+        }
+        if sanctions
+        else {}
+    )
+    now = utcnow()
+    return [
+        SanctionOut(
+            id=s.id,
+            member_id=s.member_id,
+            community_id=s.community_id,
+            kind=s.kind,  # type: ignore[arg-type]
+            reason=s.reason,
+            starts_at=s.starts_at,
+            ends_at=s.ends_at,
+            lifted_at=s.lifted_at,
+            lifted_reason=s.lifted_reason,
+            issued_by=Issuer(
+                type=s.issued_by_type,  # type: ignore[arg-type]
+                id=s.issued_by_id,
+                name=s.issued_by_name,
+            ),
+            strike_id=s.strike_id,
+            appeal_id=appeals.get(s.id),
+            review_item_id=s.review_item_id,
+            active=is_active(s, now),
+        )
+        for s in sanctions
+    ]

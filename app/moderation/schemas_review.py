@@ -117,6 +117,9 @@ class DecisionIn(RequestModel):
     action: Resolution
     version: int = Field(ge=1, description="The item's `version` as you saw it.")
     reason: Text(500) | None = None  # type: ignore[valid-type]
+    strike: bool = Field(
+        False, description="Add a strike to the target's author (a member): applies the ladder."
+    )
     sanction: DecisionSanction | None = Field(
         None, description="Sanction the target's author (a member) at once."
     )
