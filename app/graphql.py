@@ -14,6 +14,7 @@ from app.feeds import graphql as feeds_graphql
 from app.forum import graphql as forum_graphql
 from app.moderation import graphql as moderation_graphql
 from app.moderation import graphql_conduct as conduct_graphql
+from app.moderation import graphql_live as live_graphql
 from app.moderation import graphql_review as review_graphql
 from app.orgs import graphql as orgs_graphql
 from app.schedule import graphql as schedule_graphql
@@ -47,6 +48,7 @@ Mutation = merge_types(
 schema = Schema(
     query=Query,
     mutation=Mutation,
+    subscription=live_graphql.Subscription,
     extensions=extensions(),
     # pydantic's AwareDatetime (the schemas' instants with an offset) is a datetime too.
     scalar_overrides={datetime: DATETIME, AwareDatetime: DATETIME},

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import Receive, Scope, Send
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from app import __version__, worker
 from app.audit.rest import router as audit_router
@@ -170,7 +171,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         prefix="/graphql",  # on the router itself, so route templates read "/graphql"
         context_getter=get_context,
         graphql_ide="graphiql",
-        subscription_protocols=(),  # no subscriptions yet; no WebSocket surface
+        # Only graphql-transport-ws: the legacy graphql-ws protocol let a client subscribe
+        # without connection_init, skipping the key check (CVE-2026-35523).
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        max_subscriptions_per_connection=settings.graphql_subscriptions_per_socket,
         multipart_uploads_enabled=False,
     )
     app.include_router(graphql, tags=["graphql"])

@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     toxicity_url: str | None = None
     toxicity_timeout_seconds: float = Field(1.0, gt=0, le=10)
 
+    # GraphQL subscriptions (graphql-transport-ws at /graphql): live operations per socket,
+    # and sockets per key (or member token) in each process.
+    graphql_subscriptions_per_socket: int = Field(10, ge=1, le=100)
+    graphql_sockets_per_key: int = Field(5, ge=1, le=100)
+
     # Members and forum
     member_token_leeway_seconds: int = Field(30, ge=0, le=300)
     member_token_max_lifetime_seconds: int = Field(24 * 3600, ge=60)

@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.requests import HTTPConnection
 from starlette.responses import HTMLResponse
 from strawberry import UNSET
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -65,6 +66,10 @@ class Context(BaseContext):
         self._authorization = authorization
         self._actor: asyncio.Future[Actor] | None = None
         self.loaders: dict[str, Any] = {}
+        # A WebSocket's `connection_init` payload (Strawberry sets it), and who it counts
+        # against in the per-key socket cap once accepted.
+        self.connection_params: dict[str, Any] | None = None
+        self.socket_holder: str | None = None
 
     async def actor(self) -> Actor:
         if self._actor is None:
@@ -217,6 +222,33 @@ class Router(GraphQLRouter[Context, None]):
             return await super().run(request, context=context, root_value=root_value)
         except HTTPException as exc:
             raise http_error(exc.status_code, exc.reason) from exc
+        finally:
+            if isinstance(context, Context) and context.socket_holder is not None:
+                context.runtime.live_sockets[context.socket_holder] -= 1
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """The key (or member token) comes in `connection_init`'s payload as
+        `{"Authorization": "Bearer …"}`: a socket without a valid one is closed (4403), as
+        is one beyond the cap of sockets per key. Subscribing before `connection_init` is
+        refused by Strawberry itself (4401)."""
+        params = context.connection_params or {}
+        authorization = params.get("Authorization") or params.get("authorization")
+        if not isinstance(authorization, str):
+            raise ConnectionRejectionError(
+                {"reason": "Send the key as connection_init's Authorization."}
+            )
+        context._authorization = authorization
+        try:
+            actor = await context.actor()
+        except AppError as exc:
+            raise ConnectionRejectionError({"reason": exc.detail}) from exc
+        holder = str(actor.key_id or actor.member_id)
+        sockets = context.runtime.live_sockets
+        if sockets[holder] >= context.runtime.settings.graphql_sockets_per_key:
+            raise ConnectionRejectionError({"reason": "Too many live connections for this key."})
+        sockets[holder] += 1
+        context.socket_holder = holder
+        return UNSET
 
     def parse_json(self, data: str | bytes) -> Any:
         try:

@@ -10,6 +10,7 @@ import asyncio
 import functools
 import gc
 import ssl
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,11 +18,18 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import TYPE_CHECKING
 
 import httpx
+import structlog
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import __version__
 from app.core.auth import Actor, Authenticator, forgets
+from app.core.broadcast import (
+    Broadcaster,
+    InProcessBroadcaster,
+    RedisBroadcaster,
+    take_announced,
+)
 from app.core.cache import TTLCache
 from app.core.db import RETRYABLE_SQLSTATES, Database, retry_later
 from app.core.jobs import JobQueue, enqueue_all, take_deferred
@@ -31,6 +39,8 @@ from app.settings import Settings
 
 if TYPE_CHECKING:
     from app.moderation.rulebook import Rulebook
+
+log = structlog.get_logger("hearth.runtime")
 
 
 @dataclass
@@ -42,6 +52,10 @@ class Runtime:
     authenticators: Sequence[Authenticator] = ()
     # Each community's compiled automod rules and the toxicity scorer (app.moderation).
     automod: Rulebook = field(default=None)  # type: ignore[assignment]
+    # Live messages to WebSocket subscribers (Redis pub/sub between replicas when set), and
+    # the GraphQL sockets open per key in this process (HEARTH_GRAPHQL_SOCKETS_PER_KEY).
+    broadcast: Broadcaster = field(init=False)
+    live_sockets: Counter[str] = field(default_factory=Counter)
     outbound: OutboundPolicy = field(init=False)
     limiter: RateLimiter = field(init=False)
     # Verified member tokens → their Actor, for a few seconds (HEARTH_MEMBER_TOKEN_CACHE_SECONDS).
@@ -54,6 +68,11 @@ class Runtime:
         self.limiter = RateLimiter.for_settings(self.settings)
         self.token_cache = TTLCache()
         self.delivery_slots = asyncio.Semaphore(self.settings.delivery_concurrency)
+        self.broadcast = (
+            RedisBroadcaster(self.settings.redis_url, f"{self.settings.queue_name}:live:")
+            if self.settings.redis_url
+            else InProcessBroadcaster()
+        )
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
@@ -77,6 +96,11 @@ class Runtime:
         if stale is not None:
             self.token_cache.discard_where(stale)
         await enqueue_all(self.jobs, take_deferred(session))
+        for channel, message in take_announced(session):
+            try:
+                await self.broadcast.publish(channel, message)
+            except Exception:  # live views are a convenience: never fail the write
+                log.warning("broadcast_failed", channel=channel, exc_info=True)
 
     def read_session(self) -> AsyncSession:
         return self.db.session(write=False)
@@ -84,6 +108,7 @@ class Runtime:
     async def close(self) -> None:
         await self.jobs.close()
         await self.limiter.close()
+        await self.broadcast.close()
         await self.http.aclose()
         await self.db.dispose()
 

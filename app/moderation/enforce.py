@@ -26,7 +26,7 @@ from app.core import audit, events
 from app.core.errors import AppError
 from app.core.jobs import JobRequest, enqueue_all
 from app.forum.models import Member
-from app.moderation import queue, sanctions
+from app.moderation import queue, review, sanctions
 from app.moderation.rulebook import Rulebook, Verdict
 
 QUEUED = ("flag", "hold", "hide", "timeout")
@@ -99,6 +99,7 @@ async def record(
         )
         queue.add_automod(item, verdict)
         await session.flush()
+        await review.announce(session, [item])
         item_id = item.id
     deciding = verdict.deciding
     if deciding is not None and verdict.decision in STATUS_FOR:

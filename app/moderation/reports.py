@@ -24,7 +24,7 @@ from app.core.ratelimit import RateLimiter
 from app.forum.access import visible_clause
 from app.forum.members import current_status, fresh_standing
 from app.forum.models import Member, Post, Thread
-from app.moderation import queue
+from app.moderation import queue, review
 from app.moderation.models import Report
 from app.moderation.schemas_review import ReportIn
 
@@ -89,6 +89,7 @@ async def create_report(
             "review_item": queue.event_payload(item),
         },
     )
+    await review.announce(session, [item])
     return report
 
 

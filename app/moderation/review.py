@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.communities import service as communities
-from app.core import audit, events
+from app.core import audit, broadcast, events
 from app.core.auth import Actor, Role
 from app.core.db import utcnow
 from app.core.errors import AppError, Conflict, NotFound
@@ -123,6 +123,7 @@ async def assign(
             before={"assignee_key_id": before},
             after={"assignee_key_id": key_id},
         )
+        await announce(session, [item])
     return (await outs(session, [item]))[0]
 
 
@@ -198,6 +199,7 @@ async def decide(
         "notify": _notice(item, action, data) if data.notify else None,
     }
     await events.emit(session, item.org_id, "review.decided", payload)
+    await announce(session, [item])
     return (await outs(session, [item]))[0]
 
 
@@ -337,3 +339,13 @@ def _out(item: ReviewItem, target: ReviewTarget | None) -> ReviewItemOut:
 def _excerpt(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= EXCERPT else flat[: EXCERPT - 1] + "…"
+
+
+async def announce(session: AsyncSession, items: list[ReviewItem]) -> None:
+    """Tell the live queue (GraphQL `moderationQueue`) once the change commits."""
+    for out in await outs(session, items):
+        broadcast.announce(session, channel(out.community_id), out.model_dump(mode="json"))
+
+
+def channel(community_id: uuid.UUID) -> str:
+    return f"queue:{community_id}"
