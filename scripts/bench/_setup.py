@@ -149,6 +149,7 @@ def seed(base: str, admin_token: str, write_threads: int) -> dict[str, Any]:
         "org_id": created["org"]["id"],
         "community_id": cid,
         "member_id": page["items"][0]["author"]["id"],
+        "staff_key": key,  # the org's owner key
         "token": token,
         "read_paths": (paths[0],),
         "write_paths": tuple(paths[1:]),
