@@ -94,6 +94,11 @@ def compile_pattern(pattern: str) -> regex.Pattern[str]:
     for the `regex` module (which can stop a search that runs too long)."""
     if len(pattern) > MAX_PATTERN:
         raise ValueError(f"a pattern is at most {MAX_PATTERN} characters")
+    return compile_pattern_unbounded(pattern)
+
+
+def compile_pattern_unbounded(pattern: str) -> regex.Pattern[str]:
+    """As `compile_pattern`, without the length cap (for patterns joined by the engine)."""
     return regex.compile(pattern, regex.IGNORECASE | regex.V1)
 
 

@@ -96,15 +96,12 @@ class Compiled:
         self.text = RuleSet(
             RuleSpec(rule.id, rule.kind, rule.config, rule.action) for rule in rules
         )
+        self.needs_activity = any(rule.kind in ACTIVITY_KINDS for rule in rules)
         self.toxicity = [
             (self.rules[rule.id], float(rule.config["threshold"]))
             for rule in rules
             if rule.kind == "toxicity"
         ]
-
-    @property
-    def needs_activity(self) -> bool:
-        return any(rule.kind in ACTIVITY_KINDS for rule in self.rules.values())
 
     async def screen(
         self,

@@ -11,10 +11,14 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import regex
+
 from app.moderation.matching import (
+    REGEX_TIMEOUT,
     KeywordIndex,
     Match,
     compile_pattern,
+    compile_pattern_unbounded,
     find_caps,
     find_link,
     find_mentions,
@@ -75,6 +79,10 @@ class RuleSet:
             for rule in self.rules.values()
             if rule.kind == "regex"
         ]
+        self._any_regex = _any_of([p for _, patterns in self._regexes for p in patterns])
+        # Sorted once by kind: a post meets only the rules that need more than the text.
+        self._others = [r for r in self.rules.values() if r.kind in ("link", "mentions", "caps")]
+        self._activity = [r for r in self.rules.values() if r.kind in ACTIVITY_KINDS]
 
     def screen(self, text: str, activity: MemberActivity | None = None) -> Screening:
         """Every rule against the text; activity rules only when there is a member's
@@ -83,10 +91,11 @@ class RuleSet:
         form = plain(text)
         for match in self._keywords.find(text, folded(text, form)):
             found.setdefault(match.rule, match)  # a rule's first match is its evidence
-        for rule_id, patterns in self._regexes:
-            if (match := find_regex(rule_id, patterns, text, form)) is not None:
-                found.setdefault(rule_id, match)
-        for rule in self.rules.values():
+        if self._regexes and _may_match(self._any_regex, form.text):
+            for rule_id, patterns in self._regexes:
+                if (match := find_regex(rule_id, patterns, text, form)) is not None:
+                    found.setdefault(rule_id, match)
+        for rule in self._others if activity is None else (*self._others, *self._activity):
             match = self._other(rule, text, activity)
             if match is not None:
                 found.setdefault(rule.id, match)
@@ -133,3 +142,30 @@ def _activity(rule: RuleSpec, text: str, activity: MemberActivity) -> Match | No
             return None
         return Match(rule.id, found[0][0], "a link from a new member")
     return Match(rule.id, "", "a new member")
+
+
+# A backreference counts groups, which an alternation of several patterns renumbers.
+_BACKREFERENCE = regex.compile(r"\\[1-9]|\(\?P=|\\g<")
+
+
+def _any_of(patterns: list[regex.Pattern[str]]) -> regex.Pattern[str] | None:
+    """One alternation of every regex rule's patterns: a post that none of them matches
+    (most posts) costs one search instead of one per pattern. None when the patterns
+    cannot be joined (a backreference), or there are none."""
+    if not patterns or any(_BACKREFERENCE.search(p.pattern) for p in patterns):
+        return None
+    try:
+        return compile_pattern_unbounded("|".join(f"(?:{p.pattern})" for p in patterns))
+    except regex.error:
+        return None
+
+
+def _may_match(combined: regex.Pattern[str] | None, text: str) -> bool:
+    """Whether some pattern may match: the joined search's answer, or yes when there is
+    none or it ran out of time (the patterns are then searched one by one, each timed)."""
+    if combined is None:
+        return True
+    try:
+        return combined.search(text, timeout=REGEX_TIMEOUT) is not None
+    except TimeoutError:
+        return True

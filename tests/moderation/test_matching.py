@@ -160,3 +160,21 @@ def test_flood_and_new_member_rules_read_the_members_activity() -> None:
     held = rules.screen("cheap gold at https://x.example", newcomer)
     assert held.decision == "hold" and held.matches[0][1].matched == "https://x.example"
     assert rules.screen("see https://x.example").decision == "allow"  # no member: skipped
+
+
+def test_regex_rules_are_searched_together_first_without_changing_what_matches() -> None:
+    joined = RuleSet(
+        [
+            RuleSpec("digits", "regex", {"patterns": [r"\bfoo\d+\b"]}, "flag"),
+            RuleSpec("bar", "regex", {"patterns": [r"b[a@]r"]}, "hide"),
+        ]
+    )
+    assert joined._any_regex is not None
+    assert {spec.id for spec, _ in joined.screen("foo12 at the b@r").matches} == {"digits", "bar"}
+    assert joined.screen("nothing to see").decision == "allow"
+    # A backreference counts groups, which joining renumbers: such patterns go one by one.
+    repeats = RuleSet(
+        [*joined.rules.values(), RuleSpec("rep", "regex", {"patterns": [r"(ab)\1"]}, "hold")]
+    )
+    assert repeats._any_regex is None
+    assert {spec.id for spec, _ in repeats.screen("abab bar").matches} == {"rep", "bar"}
