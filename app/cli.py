@@ -292,6 +292,12 @@ def seed_demo() -> None:
             f" A member token to post with:\n  {database}.venv/bin/hearth member-token"
             f' {result.forum_community} player-42 "Rook"'
         )
+        typer.echo(
+            "\nIts moderation queue holds a thread automod held and a post two members"
+            " reported; the member Vex is muted:\n"
+            f'  curl -H "Authorization: Bearer {result.keys["moderator"]}"'
+            f" {base}/v1/communities/{result.forum_community}/queue"
+        )
 
 
 def _hearth_answers(base: str) -> bool:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +22,12 @@ from app.core.db import utcnow
 from app.core.pagination import PageParams
 from app.core.runtime import Runtime
 from app.forum import categories, members, posts, threads
+from app.forum.models import Category, Member
 from app.forum.schemas import CategoryCreate, PostCreate, ThreadCreate
+from app.moderation import reports, rules, sanctions
+from app.moderation.schemas import RuleCreate
+from app.moderation.schemas_conduct import SanctionIn
+from app.moderation.schemas_review import ReportIn
 from app.orgs import service as org_service
 from app.orgs.schemas import ApiKeyCreate, OrgCreate
 from app.schedule import workflow
@@ -122,7 +128,96 @@ async def seed(runtime: Runtime) -> SeedResult:
                 await _seed_forum(session, runtime, actor, community.id)
                 result.forum_community = str(community.id)
                 result.content = await _seed_content(session, actor, community.id)
+    if result.forum_community:
+        await _seed_moderation(runtime, actor, uuid.UUID(result.forum_community))
     return result
+
+
+async def _seed_moderation(runtime: Runtime, owner: Actor, community_id: uuid.UUID) -> None:
+    """Automod rules (committed first: they screen the posts after them), a post automod
+    held, a post two members reported, and a muted member: the queue has work in it."""
+    rule_bodies = [
+        {
+            "name": "Scams and gold sellers",
+            "kind": "keyword",
+            "config": {"terms": ["free skins", "gold seller", "account seller"]},
+            "action": "hold",
+            "severity": 4,
+            "message": "Held for a moderator: it looks like a scam.",
+        },
+        {
+            "name": "Server invites",
+            "kind": "link",
+            "config": {"block_invites": True},
+            "action": "block",
+            "message": "Invites to other Discord servers are not allowed here.",
+        },
+        {
+            "name": "Shouting",
+            "kind": "caps",
+            "config": {"min_length": 16, "max_ratio": 0.8},
+            "action": "flag",
+            "severity": 1,
+        },
+    ]
+    async with runtime.unit_of_work() as session:
+        for body in rule_bodies:
+            await rules.create_rule(
+                session, owner, community_id, TypeAdapter(RuleCreate).validate_python(body)
+            )
+    async with runtime.unit_of_work() as session:
+        general = await session.scalar(
+            select(Category.id).where(
+                Category.community_id == community_id, Category.slug == "general"
+            )
+        )
+        assert general is not None
+        vex = await members.join(session, owner.org_id, community_id, "demo-player-3", "Vex")
+        await threads.create_thread(
+            session,
+            members.actor_for(vex),
+            community_id,
+            ThreadCreate(
+                category_id=general,
+                kind="discussion",
+                title="Cheap credits, fast delivery",
+                body="Best gold seller in the sector, message me for prices.",
+            ),
+            limiter=runtime.limiter,
+            automod=runtime.automod,
+        )
+        rant = await threads.create_thread(
+            session,
+            members.actor_for(vex),
+            community_id,
+            ThreadCreate(
+                category_id=general,
+                kind="discussion",
+                title="Whoever balanced the new ship",
+                body="Whoever balanced the Corsair has never played this game. Clueless.",
+            ),
+            limiter=runtime.limiter,
+            automod=runtime.automod,
+        )
+        for reporter in ("demo-player-1", "demo-player-2"):
+            found = await session.scalar(
+                select(Member).where(
+                    Member.community_id == community_id, Member.external_id == reporter
+                )
+            )
+            assert found is not None
+            await reports.create_report(
+                session,
+                members.actor_for(found),
+                ReportIn(target_type="post", target_id=rant.first_post_id, reason="harassment"),
+                limiter=runtime.limiter,
+            )
+        await sanctions.issue_by_staff(
+            session,
+            owner,
+            vex.id,
+            SanctionIn(kind="mute", duration_hours=24, reason="Gold selling in General"),
+        )
 
 
 def _next_friday_6pm_london(now: datetime) -> datetime:

@@ -188,8 +188,9 @@ async def test_events_written_by_the_cli_are_dispatched_by_the_service(tmp_path:
         async with engine.connect() as conn:
             # 2 communities, 4 channels, and the demo forum: 2 members joined, 3 threads
             # (thread.created + post.created each) and a staff reply; the demo content: 4
-            # drafts created, 2 of them scheduled.
-            assert await conn.scalar(count) == 21
+            # drafts created, 2 of them scheduled; moderation: a member joined, 2 threads,
+            # automod holding one, 2 reports, a mute and the member's status change.
+            assert await conn.scalar(count) == 31
         async with running_app(make_settings(url)):
             deadline = time.monotonic() + 15
             while time.monotonic() < deadline:

@@ -44,3 +44,8 @@ FEED_ANSWERS = Counter(
 FEED_CACHE_BYTES = Gauge(
     "hearth_feed_cache_bytes", "Bytes of launcher feed answers held in this process's cache."
 )
+AUTOMOD_TOXICITY_SKIPPED = Counter(
+    "hearth_automod_toxicity_skipped",
+    "Posts whose toxicity rules were skipped because the scorer did not answer, by provider.",
+    ["provider"],
+)

@@ -20,6 +20,7 @@ from app.forum.members import get_member, post_counts, to_out
 from app.forum.models import Member, Post, Reaction, Thread
 from app.forum.posts import bump, recount
 from app.forum.schemas import MemberExport
+from app.moderation import privacy as moderation_privacy
 from app.webhooks import service as webhooks_service
 
 
@@ -116,6 +117,7 @@ async def erase_member(
             erased_at=member.erased_at or now,
         )
     )
+    await moderation_privacy.erase(session, member.id)
     # What went out as events (names, texts) is held in the outbox and the delivery log too.
     await events.redact_mentions(session, actor.org_id, str(member.id))
     await webhooks_service.redact_payloads(session, actor.org_id, str(member.id))

@@ -18,8 +18,10 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import structlog
 from sqlalchemy import select
 
+from app.core import metrics
 from app.core.auth import Actor, Role
 from app.core.runtime import Runtime
 from app.moderation.activity import member_activity
@@ -27,6 +29,8 @@ from app.moderation.matching import strongest
 from app.moderation.models import AutomodRule
 from app.moderation.screening import ACTIVITY_KINDS, MemberActivity, RuleSet, RuleSpec
 from app.moderation.toxicity import Score, Scorer
+
+log = structlog.get_logger("hearth.moderation")
 
 MAX_COMMUNITIES = 2_000  # compiled rule sets kept per process
 
@@ -178,6 +182,17 @@ class Rulebook:
         if member_id is not None and compiled.needs_activity:
             async with self.runtime.read_session() as session:
                 activity = await member_activity(session, member_id, compiled.text.flood_windows)
-        return await compiled.screen(
+        verdict = await compiled.screen(
             text, actor=actor, category_id=category_id, activity=activity, scorer=self.scorer
         )
+        if verdict.score is not None and verdict.score.skipped:
+            # The post goes on without its toxicity rules; the skip is on record.
+            metrics.AUTOMOD_TOXICITY_SKIPPED.labels(provider=verdict.score.provider).inc()
+            log.warning(
+                "automod_toxicity_skipped",
+                community_id=str(community_id),
+                provider=verdict.score.provider,
+                model=verdict.score.model,
+                reason=verdict.score.skipped,
+            )
+        return verdict

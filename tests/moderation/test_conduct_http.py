@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from app.moderation import sanctions
-from app.moderation.models import Sanction, Strike
+from app.moderation.models import Appeal, MemberNote, Report, ReviewItem, Sanction, Strike
 from tests.forum.conftest import Forum, start_thread
 from tests.moderation.test_screening_http import events_of, reply
 from tests.test_graphql import gql
@@ -314,3 +314,46 @@ async def test_graphql_sanctions_strikes_appeals_and_me(
         m=rook,
     )
     assert struck["data"]["addStrike"] == {"sanction": {"kind": "mute"}}
+
+
+async def test_erasing_a_member_leaves_nothing_of_theirs_in_moderation(
+    app: Any, client: httpx.AsyncClient, forum: Forum
+) -> None:
+    await client.post(
+        f"/v1/communities/{forum.community_id}/automod/rules",
+        json={"name": "Gold", "kind": "keyword", "config": {"terms": ["gold"]}, "action": "flag"},
+        headers=forum.staff(),
+    )
+    rook = await member_id(client, forum, "rook")
+    thread = await start_thread(client, forum, forum.member("op"))
+    post = await reply(client, thread["id"], "selling GOLD, ask Rook", forum.member("rook", "Rook"))
+    await client.post(
+        "/v1/reports",
+        json={
+            "target_type": "post",
+            "target_id": post.json()["id"],
+            "reason": "scam",
+            "note": "Rook scammed me yesterday",
+        },
+        headers=forum.member("p1"),
+    )
+    await client.post(
+        f"/v1/members/{rook}/notes", json={"body": "Rook lives in Leeds"}, headers=forum.staff()
+    )
+    ban = (await sanction(client, forum, rook, kind="ban")).json()
+    await client.post(
+        f"/v1/sanctions/{ban['id']}/appeal",
+        json={"statement": "I am Rook Smith"},
+        headers=forum.member("rook", "Rook"),
+    )
+    erased = await client.delete(f"/v1/members/{rook}", headers=forum.staff("owner"))
+    assert erased.status_code == 204, erased.text
+    rows: list[str] = []
+    async with app.state.runtime.read_session() as session:
+        for model in (ReviewItem, Report, Appeal, MemberNote, Sanction):
+            rows += [str(row.__dict__) for row in await session.scalars(select(model))]
+    stored = " ".join(rows)
+    for text in ("GOLD", "scammed", "Leeds", "Rook Smith"):
+        assert text not in stored, text
+    log = await client.get("/v1/audit-log?limit=100", headers=forum.staff("manager"))
+    assert "Rook" not in log.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -9,8 +10,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from app.core import metrics
 from app.core.events import OutboxEvent
 from app.moderation.models import ReviewItem, Sanction
+from tests.conftest import http_client, make_settings, running_app
 from tests.forum.conftest import Forum, start_thread
 from tests.moderation.test_rules_http import add_rule
 from tests.schedule.conftest import eventually
@@ -193,3 +196,50 @@ async def test_threads_and_edits_are_screened_too(
     items = {(i.target_type, str(i.target_id)) for i in await rows(app, ReviewItem)}
     assert items == {("thread", thread.json()["id"]), ("post", post.json()["id"])}
     assert uuid.UUID(thread.json()["id"])
+
+
+async def test_a_catastrophic_pattern_cannot_stall_a_post(
+    client: httpx.AsyncClient, forum: Forum
+) -> None:
+    rule = await add_rule(
+        client, forum, name="Backtracker", kind="regex", config={"patterns": [r"^(a+)+$"]}
+    )
+    assert rule["config"]["patterns"] == [r"^(a+)+$"]
+    too_long = await client.post(
+        f"/v1/communities/{forum.community_id}/automod/rules",
+        json={
+            "name": "Huge",
+            "kind": "regex",
+            "config": {"patterns": ["a" * 501]},
+            "action": "hold",
+        },
+        headers=forum.staff(),
+    )
+    assert too_long.status_code == 422
+    thread = await start_thread(client, forum, forum.member("op"))
+    started = asyncio.get_running_loop().time()
+    posted = await reply(client, thread["id"], "a" * 40 + "!", forum.member())
+    assert posted.status_code == 201 and posted.json()["status"] == "visible"
+    assert asyncio.get_running_loop().time() - started < 2  # the search stopped at 50 ms
+
+
+async def test_toxicity_rules_record_their_model_and_a_dead_scorer_is_skipped(
+    app: Any, client: httpx.AsyncClient, forum: Forum, settings: Any
+) -> None:
+    await add_rule(client, forum, name="Toxic", kind="toxicity", config={"threshold": 0.8})
+    thread = await start_thread(client, forum, forum.member("op"))
+    held = await reply(client, thread["id"], "shut up you fucking idiot", forum.member())
+    assert held.json()["status"] == "held"
+    [item] = await rows(app, ReviewItem)
+    toxicity = item.automod[0]["toxicity"]
+    assert (toxicity["provider"], toxicity["model"]) == ("local", "alt-profanity-check")
+    assert toxicity["version"] and toxicity["value"] >= 0.8
+
+    # A model server that does not answer: the post goes on, the skip is counted.
+    down = make_settings(settings.database_url, toxicity_url="http://127.0.0.1:9/score")
+    async with running_app(down) as other, http_client(other) as other_client:
+        before = metrics.AUTOMOD_TOXICITY_SKIPPED.labels(provider="http")._value.get()
+        posted = await reply(other_client, thread["id"], "you fucking idiot", forum.member())
+        assert posted.status_code == 201 and posted.json()["status"] == "visible"
+        after = metrics.AUTOMOD_TOXICITY_SKIPPED.labels(provider="http")._value.get()
+        assert after == before + 1
