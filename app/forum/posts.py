@@ -37,6 +37,7 @@ from app.forum.access import (
     visible_clause,
     visible_to_member,
 )
+from app.forum.counters import bump
 from app.forum.members import (
     MEMBER_STANDING,
     STANDING_COLUMNS,
@@ -313,21 +314,6 @@ def attach_byline(obj: Post | Thread, actor: Actor) -> None:
     set_committed_value(obj, "author_member", author)
 
 
-async def bump(
-    session: AsyncSession, thread_id: uuid.UUID, *, replies: int = 0, reactions: int = 0
-) -> None:
-    """Move a thread's counters in SQL, so concurrent writers never lose an update."""
-    await session.execute(
-        update(Thread)
-        .where(Thread.id == thread_id)
-        .values(
-            reply_count=Thread.reply_count + replies,
-            reaction_count=Thread.reaction_count + reactions,
-            score=Thread.score + replies + reactions,
-        )
-    )
-
-
 async def list_posts(
     session: AsyncSession, actor: Actor, thread_id: uuid.UUID, params: PageParams
 ) -> Window[Post]:
@@ -395,12 +381,13 @@ async def edit_post(
         target_id=post.id,
     )
     if post.status == "visible" and enforce.status_for(verdict) != "visible":
-        # Taken out of view until a moderator approves it; the thread's counters with it.
+        # Taken out of view until a moderator approves it; the thread's counters with it
+        # (in SQL: a reply committing meanwhile must not be lost).
         post.status = enforce.status_for(verdict)
         if thread.first_post_id == post.id:
             thread.status = post.status
         else:
-            thread.reply_count = max(0, thread.reply_count - 1)
+            await bump(session, thread.id, replies=-1, reactions=-_count(post.reactions))
     mood = sentiment(data.body)
     post.body = data.body
     post.body_html = render_markdown(data.body)

@@ -113,7 +113,7 @@ async def record(
             target_id=target_id,
             community_id=community_id,
             after={"status": STATUS_FOR[verdict.decision], "review_item_id": item_id},
-            reason=deciding.reason,
+            reason=f"automod {rule.kind} rule",  # a hit's own reason may quote the post
         )
         if verdict.decision == "timeout" and author_member_id is not None:
             member = await session.get_one(Member, author_member_id)

@@ -18,8 +18,9 @@ async def erase(session: AsyncSession, member_id: uuid.UUID) -> None:
     for item in await session.scalars(
         select(ReviewItem).where(ReviewItem.author_member_id == member_id)
     ):
-        if any(entry.get("matched") for entry in item.automod):
-            item.automod = [{**entry, "matched": ""} for entry in item.automod]
+        # A hit's reason may quote the text too (a link's host).
+        if any(entry.get("matched") or entry.get("reason") for entry in item.automod):
+            item.automod = [{**entry, "matched": "", "reason": ""} for entry in item.automod]
     await session.execute(
         update(Report)
         .where(or_(Report.reporter_member_id == member_id, Report.review_item_id.in_(about_them)))

@@ -22,6 +22,7 @@ from app.core.auth import Actor, Role
 from app.core.db import utcnow
 from app.core.errors import AppError, Conflict, NotFound
 from app.core.pagination import CursorShape, Keyset, PageParams, Window, paginate
+from app.forum.counters import bump
 from app.forum.members import current_status
 from app.forum.models import Member, Post, Thread
 from app.moderation import queue, sanctions, strikes
@@ -244,34 +245,39 @@ def _notice(item: ReviewItem, action: str, data: DecisionIn) -> dict[str, Any] |
 async def _act_on_target(
     session: AsyncSession, item: ReviewItem, action: str
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """Show, hide or remove the post or thread; members are sanctioned, not hidden."""
+    """Show, hide or remove the post or thread; members are sanctioned, not hidden. What
+    is removed (by its author, an erasure or a moderator) stays removed: approving a
+    report on it shows nothing again."""
     status = NEW_STATUS.get(action)
     if status is None or item.target_type == "member":
         return None, None
     if item.target_type == "thread":
         thread = await session.get(Thread, item.target_id, with_for_update=True)
-        if thread is None or thread.status == status:
+        if thread is None or thread.status in (status, "removed"):
             return None, None
         was = thread.status
         thread.status, thread.updated_at = status, utcnow()
         opening = await session.get(Post, thread.first_post_id)
-        if opening is not None:
+        if opening is not None and opening.status != "removed":
             opening.status = status
         return {"status": was}, {"status": status}
     post = await session.get(Post, item.target_id, with_for_update=True)
-    if post is None or post.status == status:
+    if post is None or post.status in (status, "removed"):
         return None, None
     was = post.status
-    thread = await session.get_one(Thread, post.thread_id, with_for_update=True)
+    thread = await session.get_one(Thread, post.thread_id)
     post.status = status
     if status == "removed":
         post.removed_at = utcnow()
     if thread.first_post_id == post.id:
         thread.status = status  # the opening post carries its thread
-    elif was == "visible":
-        thread.reply_count = max(0, thread.reply_count - 1)
-    elif status == "visible":
-        thread.reply_count += 1
+    else:
+        # A visible reply counts in its thread; held and hidden ones do not.
+        reactions = sum(post.reactions.values()) if post.reactions else 0
+        if was == "visible":
+            await bump(session, thread.id, replies=-1, reactions=-reactions)
+        elif status == "visible":
+            await bump(session, thread.id, replies=1, reactions=reactions)
     return {"status": was}, {"status": status}
 
 

@@ -56,6 +56,7 @@ async def issue(
 ) -> Sanction:
     """Record a sanction, move the member's status, emit and audit it (as `audited_as`
     when given: a ladder's sanction is audited as the key that added the strike)."""
+    await lock_member(session, member.id)
     now = now or utcnow()
     sanction = Sanction(
         org_id=member.org_id,
@@ -123,6 +124,13 @@ async def follow_sanctions(session: AsyncSession, member: Member, now: datetime)
             "previous_status": before["status"],
         },
     )
+
+
+async def lock_member(session: AsyncSession, member_id: uuid.UUID) -> None:
+    """Writers of a member's sanctions and strikes take the member first: two at once
+    would each compute the status (or count the strikes) from what the other has not yet
+    written."""
+    await session.execute(select(Member.id).where(Member.id == member_id).with_for_update())
 
 
 def sanction_payload(sanction: Sanction) -> dict[str, Any]:
@@ -256,6 +264,7 @@ async def end(session: AsyncSession, sanction: Sanction, *, reason: str, by: aud
         raise Conflict("This sanction was already lifted.")
     if sanction.ends_at is not None and sanction.ends_at <= now:
         raise Conflict("This sanction has already ended.")
+    await lock_member(session, sanction.member_id)
     sanction.lifted_at, sanction.lifted_reason = now, reason
     await session.flush()
     await events.emit(session, sanction.org_id, "sanction.lifted", sanction_payload(sanction))
@@ -295,6 +304,7 @@ async def expire_due(session: AsyncSession, now: datetime | None = None) -> int:
         )
     )
     for sanction in due:
+        await lock_member(session, sanction.member_id)
         sanction.expired_at = now
         await events.emit(session, sanction.org_id, "sanction.expired", sanction_payload(sanction))
         member = await session.get_one(Member, sanction.member_id)

@@ -86,6 +86,7 @@ async def add_strike(
     member = await sanctions.member_of_org(session, actor, member_id)
     if review_item_id is not None:
         await sanctions.item_in_community(session, review_item_id, member.community_id)
+    await sanctions.lock_member(session, member.id)  # counts and the ladder, one at a time
     community = await session.get_one(Community, member.community_id)
     policy = policy_of(community)
     now = utcnow()

@@ -274,3 +274,18 @@ async def test_graphql_reports_lists_and_decides_like_rest(
         client, decide_query, forum.org, "moderator", id=item["id"], v=item["version"]
     )
     assert stale["errors"][0]["extensions"]["code"] == "CONFLICT"
+
+
+async def test_approving_a_report_never_brings_back_a_removed_post(
+    client: httpx.AsyncClient, forum: Forum
+) -> None:
+    post = await a_post(client, forum, "a post its author then deleted", by="p6")
+    await report(client, forum.member("p1"), post["id"])
+    deleted = await client.delete(f"/v1/posts/{post['id']}", headers=forum.member("p6", "P6"))
+    assert deleted.status_code == 204
+    [item] = await queue(client, forum)
+    approved = await decide(client, forum, item, "approve")
+    assert approved.status_code == 200
+    assert approved.json()["target"]["status"] == "removed"
+    thread = await client.get(f"/v1/threads/{post['thread_id']}", headers=forum.staff())
+    assert thread.json()["reply_count"] == 0
