@@ -22,9 +22,10 @@ from app.core.auth import Actor, Role
 from app.core.db import utcnow
 from app.core.errors import AppError, Conflict, NotFound
 from app.core.pagination import CursorShape, Keyset, PageParams, Window, paginate
+from app.forum import inbox
 from app.forum.counters import bump
 from app.forum.members import current_status
-from app.forum.models import Member, Post, Thread
+from app.forum.models import InboxItem, Member, Post, Thread
 from app.moderation import queue, sanctions, strikes
 from app.moderation.models import Report, ReviewItem
 from app.moderation.schemas_review import (
@@ -141,7 +142,7 @@ async def decide(
         )
     action = data.action.value
     before = {"status": item.status, "resolution": item.resolution}
-    target_before, target_after = await _act_on_target(session, item, action)
+    target_before, target_after = await _act_on_target(session, actor, item, action)
     now = utcnow()
     item.status, item.resolution, item.resolved_at = "resolved", action, now
     queue.touch(item)
@@ -243,7 +244,7 @@ def _notice(item: ReviewItem, action: str, data: DecisionIn) -> dict[str, Any] |
 
 
 async def _act_on_target(
-    session: AsyncSession, item: ReviewItem, action: str
+    session: AsyncSession, actor: Actor, item: ReviewItem, action: str
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Show, hide or remove the post or thread; members are sanctioned, not hidden. What
     is removed (by its author, an erasure or a moderator) stays removed: approving a
@@ -260,6 +261,7 @@ async def _act_on_target(
         opening = await session.get(Post, thread.first_post_id)
         if opening is not None and opening.status != "removed":
             opening.status = status
+        await _follow_inbox(session, actor, thread, opening)
         return {"status": was}, {"status": status}
     post = await session.get(Post, item.target_id, with_for_update=True)
     if post is None or post.status in (status, "removed"):
@@ -279,6 +281,21 @@ async def _act_on_target(
         elif status == "visible":
             await bump(session, thread.id, replies=1, reactions=reactions)
     return {"status": was}, {"status": status}
+
+
+async def _follow_inbox(
+    session: AsyncSession, actor: Actor, thread: Thread, opening: Post | None
+) -> None:
+    """A member's question shown again waits in the staff inbox (a held one never entered
+    it); one taken out of view leaves it."""
+    if thread.status != "visible":
+        await inbox.resolve_for_thread(session, thread.id, by_key_id=actor.key_id)
+        return
+    if thread.kind != "question" or thread.author_member_id is None or opening is None:
+        return
+    waiting = await session.scalar(select(InboxItem.id).where(InboxItem.thread_id == thread.id))
+    if waiting is None:
+        inbox.open_item(session, thread, opening.sentiment_score)
 
 
 async def _load(

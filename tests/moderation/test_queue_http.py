@@ -289,3 +289,30 @@ async def test_approving_a_report_never_brings_back_a_removed_post(
     assert approved.json()["target"]["status"] == "removed"
     thread = await client.get(f"/v1/threads/{post['thread_id']}", headers=forum.staff())
     assert thread.json()["reply_count"] == 0
+
+
+async def test_an_approved_held_question_enters_the_inbox(
+    client: httpx.AsyncClient, forum: Forum
+) -> None:
+    await client.post(
+        f"/v1/communities/{forum.community_id}/automod/rules",
+        json={"name": "Links", "kind": "new_member", "config": {"min_posts": 1}, "action": "hold"},
+        headers=forum.staff(),
+    )
+    held = await client.post(
+        f"/v1/communities/{forum.community_id}/threads",
+        json={
+            "category_id": forum.category_id,
+            "kind": "question",
+            "title": "How do I trade?",
+            "body": "First post here.",
+        },
+        headers=forum.member("newbie"),
+    )
+    assert held.json()["status"] == "held"
+    inbox_url = f"/v1/communities/{forum.community_id}/inbox"
+    assert (await client.get(inbox_url, headers=forum.staff())).json()["items"] == []
+    [item] = await queue(client, forum)
+    assert (await decide(client, forum, item, "approve")).status_code == 200
+    waiting = (await client.get(inbox_url, headers=forum.staff())).json()["items"]
+    assert [i["thread"]["id"] for i in waiting] == [held.json()["id"]]
