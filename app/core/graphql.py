@@ -76,6 +76,12 @@ class Context(BaseContext):
             self._actor = asyncio.ensure_future(self._resolve())
         return await self._actor
 
+    async def recheck(self) -> Actor:
+        """The caller resolved again, now: a long-lived subscription asks before each
+        message, so a revoked key stops receiving at once."""
+        self._actor = None
+        return await self.actor()
+
     async def _resolve(self) -> Actor:
         actor = await resolve_token(self.runtime, bearer_token(self._authorization))
         return replace(actor, ip=self.ip)

@@ -34,4 +34,6 @@ class Subscription:
         async with runtime.read_session() as session:
             await communities.get_community(session, actor, community_id)
         async for message in runtime.broadcast.subscribe(review.channel(community_id)):
+            # The key may have been revoked (or lowered) since: it is read again each time.
+            (await info.context.recheck()).require(Role.moderator)
             yield ReviewItemType.from_pydantic(ReviewItemOut.model_validate(message))

@@ -190,3 +190,35 @@ async def test_redis_carries_messages_between_replicas() -> None:
     await received.aclose()
     await one.close()
     await two.close()
+
+
+async def test_a_revoked_key_stops_receiving(
+    app: Any, client: httpx.AsyncClient, forum: Forum
+) -> None:
+    socket = Socket(app, ["graphql-transport-ws"])
+    await socket.init(bearer(forum.org))
+    await socket.send(
+        {
+            "id": "1",
+            "type": "subscribe",
+            "payload": {"query": SUBSCRIBE, "variables": {"c": forum.community_id}},
+        }
+    )
+    await asyncio.sleep(0.1)
+    revoked = await client.delete(
+        f"/v1/api-keys/{forum.org.key_ids['moderator']}", headers=forum.org.auth("owner")
+    )
+    assert revoked.status_code == 204, revoked.text
+    thread = await start_thread(client, forum, forum.member("op"))
+    post = await reply(client, thread["id"], "buy gold", forum.member("spammer"))
+    await client.post(
+        "/v1/reports",
+        json={"target_type": "post", "target_id": post.json()["id"], "reason": "spam"},
+        headers=forum.member("p1"),
+    )
+    answer = await socket.message()
+    assert answer["payload"]["data"] is None
+    assert (
+        answer["payload"]["errors"][0]["message"] == "This API key is unknown or has been revoked."
+    )
+    await socket.close()
