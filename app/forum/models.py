@@ -133,6 +133,8 @@ class Post(Base):
         CheckConstraint(f"status IN {POST_STATUSES}", name="status"),
         CheckConstraint(f"sentiment_label IN {SENTIMENT_LABELS}", name="sentiment_label"),
         Index("ix_forum_posts_thread_order", "thread_id", "created_at", "id"),
+        # Automod's flood and new-member rules read a member's latest posts.
+        Index("ix_forum_posts_author_time", "author_member_id", "created_at"),
         # KPIs and alerts read sentiment over time per community.
         Index(
             "ix_forum_posts_community_sentiment", "community_id", "created_at", "sentiment_score"

@@ -181,7 +181,12 @@ class Rulebook:
         activity = None
         if member_id is not None and compiled.needs_activity:
             async with self.runtime.read_session() as session:
-                activity = await member_activity(session, member_id, compiled.text.flood_windows)
+                activity = await member_activity(
+                    session,
+                    member_id,
+                    compiled.text.flood_windows,
+                    compiled.text.posts_needed,
+                )
         verdict = await compiled.screen(
             text, actor=actor, category_id=category_id, activity=activity, scorer=self.scorer
         )

@@ -65,6 +65,11 @@ class RuleSet:
         self.rules = {
             rule.id: rule for rule in rules if rule.kind in (*TEXT_KINDS, *ACTIVITY_KINDS)
         }
+        # What the new-member rules need of a member's visible posts (counted no further).
+        self.posts_needed = max(
+            (r.config.get("min_posts", 0) for r in self.rules.values() if r.kind == "new_member"),
+            default=0,
+        )
         self.flood_windows = sorted(
             {r.config["window_seconds"] for r in self.rules.values() if r.kind == "flood"}
         )
