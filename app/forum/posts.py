@@ -203,48 +203,43 @@ async def create_post(
     require_writer(actor)
     # On PostgreSQL a plain member reply is one read and one write statement, and needs no
     # transaction around them (see statements()); a reply to a post holds that post's lock
-    # until the write, and a staff reply writes the inbox too. A reply automod matched is
-    # written through the session instead, with its review item, in one transaction.
-    one_write = data.reply_to is None and actor.is_member
-    verdict = None
-    async with statements(session, transaction=not one_write) as run:
+    # until the write, and a staff reply writes the inbox too. Automod screens between the
+    # read and the write, holding no connection (its rules, a member's activity or a
+    # toxicity model may take a moment). A reply it matched is written through the
+    # session instead, with its review item, in one transaction.
+    async with statements(session, transaction=False) as run:
         thread, actor = await _reply_target(run, actor, thread_id)
-        if actor.is_member:
-            ensure_may_write(actor)
-            if thread.locked:
-                raise Forbidden(
-                    "This thread is locked: it takes no new posts.", extra={"locked": True}
-                )
-            if thread.status != "visible":
-                raise Forbidden("This thread is not open for replies while it is under review.")
-        if data.reply_to is not None:
-            found = await run.first(
-                _REPLY_TO_IN_THREAD, {"post_id": data.reply_to, "thread_id": thread.id}
-            )
-            if found is None:
-                raise missing_reference("reply_to", "No post of this thread has that id.")
-        await guard_member_write(actor, limiter, "member_posts")
-        verdict = await automod.screen(
-            data.body,
-            community_id=thread.community_id,
-            version=thread.automod_version,
-            actor=actor,
-            category_id=thread.category_id,
-        )
-        await enforce.refuse_if_blocked(
-            automod,
-            verdict,
-            org_id=actor.org_id,
-            community_id=thread.community_id,
-            member_id=actor.member_id,
-            target_type="post",
-        )
-        if not verdict.hits:
+    if actor.is_member:
+        ensure_may_write(actor)
+        if thread.locked:
+            raise Forbidden("This thread is locked: it takes no new posts.", extra={"locked": True})
+        if thread.status != "visible":
+            raise Forbidden("This thread is not open for replies while it is under review.")
+    await guard_member_write(actor, limiter, "member_posts")
+    verdict = await automod.screen(
+        data.body,
+        community_id=thread.community_id,
+        version=thread.automod_version,
+        actor=actor,
+        category_id=thread.category_id,
+    )
+    await enforce.refuse_if_blocked(
+        automod,
+        verdict,
+        org_id=actor.org_id,
+        community_id=thread.community_id,
+        member_id=actor.member_id,
+        target_type="post",
+    )
+    if not verdict.hits:
+        one_write = data.reply_to is None and actor.is_member
+        async with statements(session, transaction=not one_write) as run:
+            await _check_reply_to(run, thread, data)
             post = await _write_reply(run, actor, thread, data)
-    if verdict.hits:
-        post = await _write_reply(
-            session_runner(session), actor, thread, data, status=enforce.status_for(verdict)
-        )
+    else:
+        run = session_runner(session)
+        await _check_reply_to(run, thread, data)
+        post = await _write_reply(run, actor, thread, data, status=enforce.status_for(verdict))
         await enforce.record(
             session,
             verdict,
@@ -256,6 +251,16 @@ async def create_post(
         )
     events.dispatch_after_commit(session)
     return post
+
+
+async def _check_reply_to(run: Runner, thread: Any, data: PostCreate) -> None:
+    """The post replied to is in the thread; locked (key share) until the write, so it
+    cannot vanish under the reply."""
+    if data.reply_to is None:
+        return
+    found = await run.first(_REPLY_TO_IN_THREAD, {"post_id": data.reply_to, "thread_id": thread.id})
+    if found is None:
+        raise missing_reference("reply_to", "No post of this thread has that id.")
 
 
 async def _write_reply(
