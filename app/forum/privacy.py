@@ -55,6 +55,7 @@ async def export_member(session: AsyncSession, actor: Actor, member_id: uuid.UUI
         threads=[_plain(t, THREAD_FIELDS) for t in threads],
         posts=[_plain(p, POST_FIELDS) for p in posts],
         reactions=[_plain(r, ("post_id", "emoji", "created_at")) for r in reactions],
+        moderation=await moderation_privacy.export(session, member.id),
     )
 
 

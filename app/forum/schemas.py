@@ -259,3 +259,7 @@ class MemberExport(ResponseModel):
     threads: list[dict[str, Any]]
     posts: list[dict[str, Any]]
     reactions: list[dict[str, Any]]
+    moderation: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict,
+        description="Reports the member filed, sanctions and strikes they received, their appeals.",
+    )

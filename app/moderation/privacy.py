@@ -1,16 +1,18 @@
-"""What erasing a member removes from moderation's records: what they wrote (automod's
-evidence from their posts, their reports' notes, their appeals' statements) and what staff
-wrote about them (notes, reports' notes on their content). Ids, states and decisions stay:
-they are the record of what moderators did, and hold nothing personal."""
+"""What moderation holds of a member, for their data requests. `export` hands it over with
+the rest of their data; `erase` removes what they wrote (automod's evidence from their
+posts, their reports' notes, their appeals' statements) and what staff wrote about them
+(notes, reports' notes on their content). Ids, states and decisions stay: they are the
+record of what moderators did, and hold nothing personal."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.moderation.models import Appeal, MemberNote, Report, ReviewItem
+from app.moderation.models import Appeal, MemberNote, Report, ReviewItem, Sanction, Strike
 
 
 async def erase(session: AsyncSession, member_id: uuid.UUID) -> None:
@@ -30,3 +32,36 @@ async def erase(session: AsyncSession, member_id: uuid.UUID) -> None:
         update(Appeal).where(Appeal.member_id == member_id).values(statement="[erased]")
     )
     await session.execute(delete(MemberNote).where(MemberNote.member_id == member_id))
+
+
+async def export(session: AsyncSession, member_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:
+    """What moderation holds of and about a member, for their data request: the reports
+    they filed, the sanctions and strikes they received, and their appeals."""
+    reports = await session.scalars(
+        select(Report).where(Report.reporter_member_id == member_id).order_by(Report.created_at)
+    )
+    sanctions = await session.scalars(
+        select(Sanction).where(Sanction.member_id == member_id).order_by(Sanction.starts_at)
+    )
+    strikes = await session.scalars(
+        select(Strike).where(Strike.member_id == member_id).order_by(Strike.created_at)
+    )
+    appeals = await session.scalars(
+        select(Appeal).where(Appeal.member_id == member_id).order_by(Appeal.created_at)
+    )
+    return {
+        "reports_filed": [
+            _fields(r, ("target_type", "target_id", "reason", "note", "outcome", "created_at"))
+            for r in reports
+        ],
+        "sanctions": [
+            _fields(s, ("kind", "reason", "starts_at", "ends_at", "lifted_at", "lifted_reason"))
+            for s in sanctions
+        ],
+        "strikes": [_fields(s, ("reason", "created_at", "voided_at")) for s in strikes],
+        "appeals": [_fields(a, ("statement", "status", "note", "created_at")) for a in appeals],
+    }
+
+
+def _fields(row: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in names}

@@ -357,3 +357,33 @@ async def test_erasing_a_member_leaves_nothing_of_theirs_in_moderation(
         assert text not in stored, text
     log = await client.get("/v1/audit-log?limit=100", headers=forum.staff("manager"))
     assert "Rook" not in log.text
+
+
+async def test_a_members_export_holds_their_moderation_record(
+    client: httpx.AsyncClient, forum: Forum
+) -> None:
+    rook = await member_id(client, forum, "rook")
+    thread = await start_thread(client, forum, forum.member("op"))
+    await client.post(
+        "/v1/reports",
+        json={
+            "target_type": "thread",
+            "target_id": thread["id"],
+            "reason": "other",
+            "note": "Dupe",
+        },
+        headers=forum.member("rook", "Rook"),
+    )
+    ban = (await sanction(client, forum, rook, kind="ban", reason="Cheating")).json()
+    await client.post(
+        f"/v1/sanctions/{ban['id']}/appeal",
+        json={"statement": "Not me"},
+        headers=forum.member("rook", "Rook"),
+    )
+    export = await client.get(f"/v1/members/{rook}/export", headers=forum.staff("manager"))
+    assert export.status_code == 200, export.text
+    record = export.json()["moderation"]
+    assert [r["note"] for r in record["reports_filed"]] == ["Dupe"]
+    assert [(s["kind"], s["reason"]) for s in record["sanctions"]] == [("ban", "Cheating")]
+    assert [a["statement"] for a in record["appeals"]] == ["Not me"]
+    assert record["strikes"] == []
