@@ -103,3 +103,9 @@ def for_matching(text: str) -> str:
     itself is stored as written."""
     folded = unicodedata.normalize("NFKC", text).casefold()
     return "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
+
+
+def excerpt(text: str, limit: int = 200) -> str:
+    """The start of a text on one line, for lists that show many (`…` when cut)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -17,14 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.auth import Actor
 from app.core.db import utcnow
 from app.core.errors import RuleViolation
+from app.core.text import excerpt
 from app.forum.models import Post, Thread
 from app.moderation.rulebook import Compiled, Rulebook
 from app.moderation.rules import get_rule
+from app.moderation.schemas import BacktestOut, BacktestSample
 from app.moderation.screening import ACTIVITY_KINDS
 
 PAGE = 2_000
 SAMPLES = 20
-EXCERPT = 200
 
 
 @dataclass
@@ -32,6 +33,13 @@ class Backtest:
     scanned: int = 0
     matched: int = 0
     samples: list[tuple[uuid.UUID, str, str]] = field(default_factory=list)  # id, excerpt, hit
+
+    def out(self) -> BacktestOut:
+        return BacktestOut(
+            scanned=self.scanned,
+            matched=self.matched,
+            samples=[BacktestSample(post_id=p, excerpt=e, matched=m) for p, e, m in self.samples],
+        )
 
 
 async def backtest(
@@ -72,12 +80,7 @@ async def backtest(
                 result.matched += 1
                 if len(result.samples) < SAMPLES:
                     hit = verdict.hits[0]
-                    result.samples.append((post_id, _excerpt(body), hit.matched or hit.reason))
+                    result.samples.append((post_id, excerpt(body), hit.matched or hit.reason))
         if len(rows) < PAGE:
             return result
         after = (rows[-1][1], rows[-1][0])
-
-
-def _excerpt(body: str) -> str:
-    flat = " ".join(body.split())
-    return flat if len(flat) <= EXCERPT else flat[: EXCERPT - 1] + "…"

@@ -14,7 +14,7 @@ from strawberry.types import Info
 from app.core.auth import Role
 from app.core.graphql import Context, page, parse, plain
 from app.moderation import backtest, rules
-from app.moderation.rest import rule_out, verdict_out
+from app.moderation.rules import rule_out, verdict_out
 from app.moderation.schemas import (
     AutomodMatch,
     AutomodTestIn,
@@ -147,12 +147,7 @@ class Query:
         runtime = info.context.runtime
         async with runtime.read_session() as session:
             found = await backtest.backtest(session, actor, runtime.automod, id, data.days)
-        out = BacktestOut(
-            scanned=found.scanned,
-            matched=found.matched,
-            samples=[BacktestSample(post_id=p, excerpt=e, matched=m) for p, e, m in found.samples],
-        )
-        return BacktestType.from_pydantic(out)
+        return BacktestType.from_pydantic(found.out())
 
 
 @strawberry.type

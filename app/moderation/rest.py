@@ -7,20 +7,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from app.core.auth import Role
 from app.core.deps import CurrentActor, RuntimeDep, Session
 from app.core.errors import document_not_found, problem_responses
 from app.core.pagination import Page, paging
 from app.moderation import backtest, reports, review, rules
-from app.moderation.models import AutomodRule
-from app.moderation.rulebook import Verdict
 from app.moderation.schemas import (
-    AutomodMatch,
     AutomodTestIn,
     AutomodTestOut,
     BacktestIn,
     BacktestOut,
-    BacktestSample,
     RuleCreate,
     RuleOut,
     RuleUpdate,
@@ -43,30 +38,6 @@ router = APIRouter(
 RulePaging = paging(rules.ORDER.cursor)
 
 
-def rule_out(rule: AutomodRule) -> RuleOut:
-    out = RuleOut.model_validate(rule)
-    return out.model_copy(update={"action_config": rule.action_config or None})
-
-
-def verdict_out(verdict: Verdict) -> AutomodTestOut:
-    deciding = verdict.deciding
-    return AutomodTestOut(
-        decision=verdict.decision,  # type: ignore[arg-type]
-        matches=[
-            AutomodMatch(
-                rule_id=hit.rule.id,
-                name=hit.rule.name,
-                kind=hit.rule.kind,  # type: ignore[arg-type]
-                action=hit.rule.action,  # type: ignore[arg-type]
-                matched=hit.matched,
-                reason=hit.reason,
-            )
-            for hit in verdict.hits
-        ],
-        message=(deciding.rule.message or deciding.rule.name) if deciding else None,
-    )
-
-
 @router.post(
     "/communities/{community_id}/automod/rules",
     status_code=status.HTTP_201_CREATED,
@@ -83,7 +54,7 @@ async def create_rule(
     it from the next write on (on every replica). Role: moderator."""
     rule = await rules.create_rule(session, actor, community_id, data)
     response.headers["Location"] = f"/v1/automod/rules/{rule.id}"
-    return rule_out(rule)
+    return rules.rule_out(rule)
 
 
 @router.get("/communities/{community_id}/automod/rules", response_model=Page[RuleOut])
@@ -92,13 +63,15 @@ async def list_rules(
 ) -> Page[RuleOut]:
     """The community's rules, oldest first, enabled or not. Role: moderator."""
     window = await rules.list_rules(session, actor, community_id, page)
-    return Page[RuleOut](items=[rule_out(r) for r in window.items], next_cursor=window.next_cursor)
+    return Page[RuleOut](
+        items=[rules.rule_out(r) for r in window.items], next_cursor=window.next_cursor
+    )
 
 
 @router.get("/automod/rules/{rule_id}", response_model=RuleOut)
 async def get_rule(rule_id: uuid.UUID, session: Session, actor: CurrentActor) -> RuleOut:
     """One rule. Role: moderator."""
-    return rule_out(await rules.get_rule(session, actor, rule_id))
+    return rules.rule_out(await rules.get_rule(session, actor, rule_id))
 
 
 @router.patch("/automod/rules/{rule_id}", response_model=RuleOut)
@@ -106,7 +79,7 @@ async def update_rule(
     rule_id: uuid.UUID, data: RuleUpdate, session: Session, actor: CurrentActor
 ) -> RuleOut:
     """Change a rule (its kind stays; `config` is that kind's). Role: moderator."""
-    return rule_out(await rules.update_rule(session, actor, rule_id, data))
+    return rules.rule_out(await rules.update_rule(session, actor, rule_id, data))
 
 
 @router.delete("/automod/rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -127,7 +100,7 @@ async def test_rules(
     """A dry run: what the community's enabled rules would decide for this text posted by a
     member (by this member, with `member_id`), and why. Nothing is written. Role: moderator."""
     verdict = await rules.test_text(session, actor, runtime.automod, community_id, data)
-    return verdict_out(verdict)
+    return rules.verdict_out(verdict)
 
 
 @router.post("/automod/rules/{rule_id}/backtest", response_model=BacktestOut)
@@ -142,11 +115,7 @@ async def backtest_rule(
     the last `days` (≤ 90), opening posts included: counts and up to 20 samples, newest
     first. Text rules only. Role: moderator."""
     found = await backtest.backtest(session, actor, runtime.automod, rule_id, data.days)
-    return BacktestOut(
-        scanned=found.scanned,
-        matched=found.matched,
-        samples=[BacktestSample(post_id=p, excerpt=e, matched=m) for p, e, m in found.samples],
-    )
+    return found.out()
 
 
 # --- reports and the review queue ---------------------------------------------------------
@@ -239,7 +208,6 @@ async def decide_in_bulk(
 ) -> BulkDecisionOut:
     """One decision for up to 100 items, each in its own transaction; the answer says how
     each went (`status` as the single decision would have answered). Role: moderator."""
-    actor.require(Role.moderator)
     results = await review.decide_bulk(runtime.unit_of_work, actor, data)
     return BulkDecisionOut(results=results)
 

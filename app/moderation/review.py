@@ -22,6 +22,7 @@ from app.core.auth import Actor, Role
 from app.core.db import utcnow
 from app.core.errors import AppError, Conflict, NotFound
 from app.core.pagination import CursorShape, Keyset, PageParams, Window, paginate
+from app.core.text import excerpt
 from app.forum import inbox
 from app.forum.counters import bump
 from app.forum.members import current_status
@@ -49,7 +50,6 @@ OLDEST = Keyset(
 )
 UPHOLDING = ("hide", "remove")
 NEW_STATUS = {"approve": "visible", "hide": "hidden", "remove": "removed"}
-EXCERPT = 200
 
 
 @dataclass(frozen=True)
@@ -209,7 +209,8 @@ async def decide_bulk(
     runtime_unit_of_work: Any, actor: Actor, data: BulkDecisionIn
 ) -> list[BulkResult]:
     """Each item decided in a transaction of its own: one stale or gone item does not
-    undo the others."""
+    undo the others. Role: moderator (checked once, before any)."""
+    actor.require(Role.moderator)
     results = []
     for entry in data.items:
         single = DecisionIn(action=data.action, version=entry.version, reason=data.reason)
@@ -320,7 +321,7 @@ async def outs(session: AsyncSession, items: list[ReviewItem]) -> list[ReviewIte
             for row in await session.scalars(select(model).where(model.id.in_(ids))):
                 text = row.body if kind == "post" else row.title
                 targets[(kind, row.id)] = ReviewTarget(
-                    excerpt=_excerpt(text), author_id=row.author_member_id, status=row.status
+                    excerpt=excerpt(text), author_id=row.author_member_id, status=row.status
                 )
     member_ids = [i.target_id for i in items if i.target_type == "member"]
     if member_ids:
@@ -357,11 +358,6 @@ def _out(item: ReviewItem, target: ReviewTarget | None) -> ReviewItemOut:
         created_at=item.created_at,
         updated_at=item.updated_at,
     )
-
-
-def _excerpt(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= EXCERPT else flat[: EXCERPT - 1] + "…"
 
 
 async def announce(session: AsyncSession, items: list[ReviewItem]) -> None:

@@ -24,7 +24,15 @@ from app.forum.models import Member
 from app.moderation.matching import compile_pattern
 from app.moderation.models import AutomodRule
 from app.moderation.rulebook import Rulebook, Verdict
-from app.moderation.schemas import CONFIGS, AutomodTestIn, RuleKind, RuleUpdate
+from app.moderation.schemas import (
+    CONFIGS,
+    AutomodMatch,
+    AutomodTestIn,
+    AutomodTestOut,
+    RuleKind,
+    RuleOut,
+    RuleUpdate,
+)
 
 ORDER = Keyset(((AutomodRule.created_at, "asc"), (AutomodRule.id, "asc")))
 AUDITED = ("name", "kind", "action", "severity", "enabled", "exempt_roles", "category_ids")
@@ -262,4 +270,28 @@ async def _changed(
         community_id=rule.community_id,
         before=before,
         after=after,
+    )
+
+
+def rule_out(rule: AutomodRule) -> RuleOut:
+    out = RuleOut.model_validate(rule)
+    return out.model_copy(update={"action_config": rule.action_config or None})
+
+
+def verdict_out(verdict: Verdict) -> AutomodTestOut:
+    deciding = verdict.deciding
+    return AutomodTestOut(
+        decision=verdict.decision,  # type: ignore[arg-type]
+        matches=[
+            AutomodMatch(
+                rule_id=hit.rule.id,
+                name=hit.rule.name,
+                kind=hit.rule.kind,  # type: ignore[arg-type]
+                action=hit.rule.action,  # type: ignore[arg-type]
+                matched=hit.matched,
+                reason=hit.reason,
+            )
+            for hit in verdict.hits
+        ],
+        message=(deciding.rule.message or deciding.rule.name) if deciding else None,
     )
