@@ -1,13 +1,15 @@
-"""A thread's counters, moved in SQL (shared by posts, privacy and moderation decisions)."""
+"""A thread's counters and pointers, moved as its replies enter and leave members' view
+(shared by posts, privacy and moderation decisions)."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.forum.models import Thread
+from app.forum.models import Post, Thread
 
 
 async def bump(
@@ -23,3 +25,52 @@ async def bump(
             score=Thread.score + replies + reactions,
         )
     )
+
+
+def _latest_visible(column: Any) -> Any:
+    """The thread's newest visible post (its opening post when nothing else is left)."""
+    return (
+        select(column)
+        .where(Post.thread_id == Thread.id, Post.status == "visible")
+        .order_by(Post.created_at.desc(), Post.id.desc())
+        .limit(1)
+        .correlate(Thread)
+        .scalar_subquery()
+    )
+
+
+# The values that point a thread (in an UPDATE of threads) back at its newest visible post.
+LATEST_VISIBLE_POST = {
+    "last_post_id": func.coalesce(_latest_visible(Post.id), Thread.first_post_id),
+    "last_posted_at": func.coalesce(_latest_visible(Post.created_at), Thread.created_at),
+}
+
+
+async def follow_reply_status(
+    session: AsyncSession, thread: Thread, post: Post, status: str
+) -> None:
+    """Set a reply's status; the thread follows what members now see: its counters, its
+    last-post pointer, and its accepted answer (an answer out of view is no answer). The
+    caller holds the post's lock. Counters and pointer move in SQL, conditionally, so a
+    reply committing meanwhile is never overwritten."""
+    was, post.status = post.status, status
+    reactions = sum((post.reactions or {}).values())
+    if status != "visible" and thread.accepted_post_id == post.id:
+        thread.accepted_post_id, post.is_answer = None, False
+    if was == "visible" and status != "visible":
+        await bump(session, thread.id, replies=-1, reactions=-reactions)
+        await session.flush()
+        await session.execute(
+            update(Thread)
+            .where(Thread.id == thread.id, Thread.last_post_id == post.id)
+            .values(**LATEST_VISIBLE_POST)
+            .execution_options(synchronize_session=False)
+        )
+    elif was != "visible" and status == "visible":
+        await bump(session, thread.id, replies=1, reactions=reactions)
+        await session.execute(
+            update(Thread)
+            .where(Thread.id == thread.id, Thread.last_posted_at < post.created_at)
+            .values(last_post_id=post.id, last_posted_at=post.created_at)
+            .execution_options(synchronize_session=False)
+        )

@@ -37,7 +37,7 @@ from app.forum.access import (
     visible_clause,
     visible_to_member,
 )
-from app.forum.counters import bump
+from app.forum.counters import bump, follow_reply_status
 from app.forum.members import (
     MEMBER_STANDING,
     STANDING_COLUMNS,
@@ -386,13 +386,11 @@ async def edit_post(
         target_id=post.id,
     )
     if post.status == "visible" and enforce.status_for(verdict) != "visible":
-        # Taken out of view until a moderator approves it; the thread's counters with it
-        # (in SQL: a reply committing meanwhile must not be lost).
-        post.status = enforce.status_for(verdict)
+        # Taken out of view until a moderator approves it; the thread follows.
         if thread.first_post_id == post.id:
-            thread.status = post.status
+            post.status = thread.status = enforce.status_for(verdict)
         else:
-            await bump(session, thread.id, replies=-1, reactions=-_count(post.reactions))
+            await follow_reply_status(session, thread, post, enforce.status_for(verdict))
     mood = sentiment(data.body)
     post.body = data.body
     post.body_html = render_markdown(data.body)
@@ -450,22 +448,16 @@ async def delete_post(
     if post.status == "removed":
         return
     was_status = post.status
-    was_visible = was_status == "visible"
-    post.status, post.removed_at = "removed", utcnow()
+    post.removed_at = utcnow()
     thread = await session.get_one(
         Thread, post.thread_id, options=[joinedload(Thread.author_member)]
     )
     opening = thread.first_post_id == post.id
     thread_was = thread.status
     if opening:
-        thread.status = "removed"  # the opening post carries the thread
-    elif was_visible:
-        # The "top" and "active" sorts stop counting what members no longer see.
-        await bump(session, thread.id, replies=-1, reactions=-_count(post.reactions))
-        if thread.last_post_id == post.id:
-            await _point_at_latest_visible_post(session, thread)
-    if thread.accepted_post_id == post.id:
-        thread.accepted_post_id, post.is_answer = None, False
+        post.status = thread.status = "removed"  # the opening post carries the thread
+    else:
+        await follow_reply_status(session, thread, post, "removed")
     await session.flush()
     if actor.is_staff:  # a member removing their own post is not audited
         await _audit(
@@ -486,20 +478,6 @@ async def delete_post(
     await events.emit(session, actor.org_id, "post.deleted", event_payload(post))
     if opening:
         await events.emit(session, actor.org_id, "thread.updated", event_payload(thread))
-
-
-async def _point_at_latest_visible_post(session: AsyncSession, thread: Thread) -> None:
-    await session.flush()
-    latest = (
-        await session.execute(
-            select(Post.id, Post.created_at)
-            .where(Post.thread_id == thread.id, Post.status == "visible")
-            .order_by(Post.created_at.desc(), Post.id.desc())
-            .limit(1)
-        )
-    ).one_or_none()
-    if latest is not None:
-        thread.last_post_id, thread.last_posted_at = latest.id, latest.created_at
 
 
 def _count(reactions: dict[str, int] | None) -> int:

@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core import audit, events
 from app.core.auth import Actor, Role, forget_member_tokens
 from app.core.db import utcnow
+from app.forum.counters import LATEST_VISIBLE_POST, bump
 from app.forum.members import get_member, post_counts, to_out
 from app.forum.models import Member, Post, Reaction, Thread
-from app.forum.posts import bump, recount
+from app.forum.posts import recount
 from app.forum.schemas import MemberExport
 from app.moderation import privacy as moderation_privacy
 from app.webhooks import service as webhooks_service
@@ -101,6 +102,13 @@ async def erase_member(
             update(Post)
             .where(Post.author_member_id == member.id)
             .values(body="", body_html="", status="removed", removed_at=now, is_answer=False)
+        )
+        # Threads whose newest visible post was theirs point at the one now newest.
+        await session.execute(
+            update(Thread)
+            .where(Thread.last_post_id.in_(theirs))
+            .values(**LATEST_VISIBLE_POST)
+            .execution_options(synchronize_session=False)
         )
         # Their threads go too; titles are their words as much as the posts are.
         await session.execute(

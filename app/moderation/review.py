@@ -24,7 +24,7 @@ from app.core.errors import AppError, Conflict, NotFound
 from app.core.pagination import CursorShape, Keyset, PageParams, Window, paginate
 from app.core.text import excerpt
 from app.forum import inbox
-from app.forum.counters import bump
+from app.forum.counters import follow_reply_status
 from app.forum.members import current_status
 from app.forum.models import InboxItem, Member, Post, Thread
 from app.moderation import queue, sanctions, strikes
@@ -269,18 +269,12 @@ async def _act_on_target(
         return None, None
     was = post.status
     thread = await session.get_one(Thread, post.thread_id)
-    post.status = status
     if status == "removed":
         post.removed_at = utcnow()
     if thread.first_post_id == post.id:
-        thread.status = status  # the opening post carries its thread
+        post.status = thread.status = status  # the opening post carries its thread
     else:
-        # A visible reply counts in its thread; held and hidden ones do not.
-        reactions = sum(post.reactions.values()) if post.reactions else 0
-        if was == "visible":
-            await bump(session, thread.id, replies=-1, reactions=-reactions)
-        elif status == "visible":
-            await bump(session, thread.id, replies=1, reactions=reactions)
+        await follow_reply_status(session, thread, post, status)
     return {"status": was}, {"status": status}
 
 

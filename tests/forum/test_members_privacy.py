@@ -292,6 +292,7 @@ async def test_erasure_with_delete_posts_blanks_and_removes_them(
     bobs = (await client.get(f"/v1/threads/{bobs_thread['id']}", headers=forum.staff())).json()
     assert bobs["status"] == "visible" and bobs["reply_count"] == 0
     assert bobs["accepted_post_id"] is None
+    assert bobs["last_post_id"] == bobs_thread["first_post_id"]
     # Ada's own thread goes, title and all (a title is their words too).
     hers = (await client.get(f"/v1/threads/{done['thread']['id']}", headers=forum.staff())).json()
     assert hers["status"] == "removed" and "loot" not in hers["title"]

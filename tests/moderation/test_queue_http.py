@@ -316,3 +316,62 @@ async def test_an_approved_held_question_enters_the_inbox(
     assert (await decide(client, forum, item, "approve")).status_code == 200
     waiting = (await client.get(inbox_url, headers=forum.staff())).json()["items"]
     assert [i["thread"]["id"] for i in waiting] == [held.json()["id"]]
+
+
+async def test_the_thread_follows_what_a_decision_shows_and_hides(
+    client: httpx.AsyncClient, forum: Forum
+) -> None:
+    """Hiding the accepted answer clears it; removing the newest reply points the thread at
+    the one before; approving a held reply makes it the newest again."""
+    thread = await start_thread(client, forum, forum.member("op"))
+    answer = (await reply(client, thread["id"], "Settings, then Link.", forum.member("a"))).json()
+    newest = (await reply(client, thread["id"], "buy gold cheap", forum.member("b"))).json()
+    accepted = await client.post(f"/v1/posts/{answer['id']}/accept", headers=forum.staff())
+    assert accepted.status_code == 200, accepted.text
+
+    async def seen() -> dict:
+        got = await client.get(f"/v1/threads/{thread['id']}", headers=forum.staff())
+        return {k: got.json()[k] for k in ("last_post_id", "accepted_post_id", "reply_count")}
+
+    async def decide_on(post_id: str, action: str, reporter: str) -> None:
+        await report(client, forum.member(reporter), post_id)
+        [item] = await queue(client, forum)
+        assert (await decide(client, forum, item, action)).status_code == 200
+
+    assert await seen() == {
+        "last_post_id": newest["id"],
+        "accepted_post_id": answer["id"],
+        "reply_count": 2,
+    }
+    await decide_on(newest["id"], "remove", "r1")
+    assert await seen() == {
+        "last_post_id": answer["id"],
+        "accepted_post_id": answer["id"],
+        "reply_count": 1,
+    }
+    await decide_on(answer["id"], "hide", "r2")
+    assert await seen() == {
+        "last_post_id": thread["first_post_id"],
+        "accepted_post_id": None,
+        "reply_count": 0,
+    }
+    await client.post(
+        f"/v1/communities/{forum.community_id}/automod/rules",
+        json={
+            "name": "Hold all",
+            "kind": "caps",
+            "config": {"min_length": 1, "max_ratio": 0},
+            "action": "hold",
+        },
+        headers=forum.staff(),
+    )
+    held = (await reply(client, thread["id"], "HELLO", forum.member("c"))).json()
+    assert held["status"] == "held"
+    assert (await seen())["last_post_id"] == thread["first_post_id"]
+    [item] = await queue(client, forum)
+    assert (await decide(client, forum, item, "approve")).status_code == 200
+    assert await seen() == {
+        "last_post_id": held["id"],
+        "accepted_post_id": None,
+        "reply_count": 1,
+    }
