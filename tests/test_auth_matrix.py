@@ -60,6 +60,7 @@ VALID_BODIES = {
     ("POST", "/v1/sanctions/{sanction_id}/lift"): {"reason": "x"},
     ("POST", "/v1/members/{member_id}/strikes"): {"reason": "x"},
     ("PUT", "/v1/communities/{community_id}/strike-policy"): {"ladder": [], "decay_days": 1},
+    ("PUT", "/v1/communities/{community_id}/member-notices"): {},
     ("POST", "/v1/members/{member_id}/notes"): {"body": "x"},
     ("POST", "/v1/sanctions/{sanction_id}/appeal"): {"statement": "x"},
     ("POST", "/v1/appeals/{appeal_id}/decision"): {"outcome": "uphold", "note": "x"},

@@ -41,6 +41,9 @@ from app.moderation.schemas_conduct import (
     StrikeOut,
     StrikePolicy,
 )
+from app.moderation.schemas_notices import (
+    MemberNotices,
+)
 from app.moderation.schemas_review import (
     AutomodHit,
     BulkResult,
@@ -90,6 +93,7 @@ PAIRS: dict[type[BaseModel], tuple[str, dict[str, str]]] = {
     StrikeAdded: ("StrikeAdded", {}),
     StrikePolicy: ("StrikePolicy", {}),
     LadderStep: ("LadderStep", {}),
+    MemberNotices: ("MemberNotices", {}),
     AppealOut: ("Appeal", {}),
     NoteOut: ("MemberNote", {}),
     MeOut: ("Me", {}),

@@ -32,13 +32,15 @@ class Community(Base):
     member_secret: Mapped[str | None] = mapped_column(String(512))
     # Content needs a second person's approval before it is scheduled or published.
     require_approval: Mapped[bool] = mapped_column(default=False)
-    # Crisis pause: while set, nothing of this community is delivered.
     # Bumped with every change of the community's automod rules, in the same transaction:
     # each process keeps the compiled rules of this version (app/moderation/rulebook.py).
     automod_version: Mapped[int] = mapped_column(default=0, server_default="0")
     # The strike ladder `{ladder: [{strikes, kind, duration_hours?}], decay_days}`; null:
     # the default (app/moderation/strikes.py).
     strike_policy: Mapped[dict[str, Any] | None]
+    # The wording of what members are told (app/moderation/notices.py); null: the default.
+    member_notices: Mapped[dict[str, Any] | None]
+    # Crisis pause: while set, nothing of this community is delivered.
     paused_at: Mapped[datetime | None]
     pause_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -166,8 +166,8 @@ def _plain(state: dict[str, Any] | None) -> dict[str, Any] | None:
 def _value(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
+    if isinstance(value, datetime):  # spelled as the API spells instants: UTC, `Z`
+        return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, list | tuple | set | frozenset):
         return [_value(v) for v in value]
     if isinstance(value, dict):

@@ -59,12 +59,14 @@ EVENT_TYPES: dict[str, str] = {
     "report.created": "A post, thread or member was reported (its review item included).",
     "review.decided": "A moderator decided a review item (with the member's notice when"
     " asked to notify).",
-    "sanction.created": "A member was warned, muted, suspended or banned.",
+    "sanction.created": "A member was warned, muted, suspended or banned (with the member's"
+    " notice when `notify` was set).",
     "sanction.lifted": "A moderator lifted a sanction before its end (or an appeal did).",
     "sanction.expired": "A sanction reached its end.",
     "strike.added": "A strike was added to a member (the ladder may have sanctioned them).",
     "appeal.created": "A sanctioned member appealed.",
-    "appeal.decided": "A moderator upheld or overturned an appeal.",
+    "appeal.decided": "A moderator upheld or overturned an appeal (with the member's notice"
+    " when `notify` was set).",
     "member.status_changed": "A member's status (active, muted, suspended, banned) changed.",
 }
 

@@ -23,7 +23,7 @@ from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.pagination import Keyset, PageParams, Window, paginate
 from app.forum.members import post_counts, to_out
 from app.forum.models import Member
-from app.moderation import sanctions, strikes
+from app.moderation import notices, sanctions, strikes
 from app.moderation.models import Appeal, MemberNote, Report, ReviewItem, Sanction, Strike
 from app.moderation.schemas_conduct import AppealDecisionIn, AppealOut
 
@@ -120,7 +120,14 @@ async def decide_appeal(
         after={"status": appeal.status, "sanction_id": appeal.sanction_id},
         reason=data.note,
     )
-    await events.emit(session, appeal.org_id, "appeal.decided", payload(appeal))
+    notice = None
+    if data.notify:
+        notice = await notices.compose(
+            session, appeal.member_id, outcome=f"appeal_{appeal.status}", reason=data.note
+        )
+    await events.emit(
+        session, appeal.org_id, "appeal.decided", payload(appeal) | {"notify": notice}
+    )
     return appeal
 
 

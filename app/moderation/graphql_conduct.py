@@ -9,10 +9,10 @@ import strawberry
 from strawberry.experimental import pydantic as derived
 from strawberry.types import Info
 
-from app.core.graphql import Context, page, parse
+from app.core.graphql import Context, given, page, parse
 from app.forum.graphql_types import MemberStatus
 from app.forum.schemas import MemberModeration, MemberOut
-from app.moderation import appeals, sanctions, strikes
+from app.moderation import appeals, notices, sanctions, strikes
 from app.moderation.schemas_conduct import (
     AppealDecisionIn,
     AppealIn,
@@ -32,6 +32,7 @@ from app.moderation.schemas_conduct import (
     StrikeOut,
     StrikePolicy,
 )
+from app.moderation.schemas_notices import MemberNotices
 from app.moderation.schemas_review import SanctionKind
 
 Ctx = Info[Context, None]
@@ -64,6 +65,16 @@ class LadderStepType:
 
 @derived.type(model=StrikePolicy, all_fields=True, name="StrikePolicy")
 class StrikePolicyType:
+    pass
+
+
+@derived.type(model=MemberNotices, all_fields=True, name="MemberNotices")
+class MemberNoticesType:
+    pass
+
+
+@derived.input(model=MemberNotices, all_fields=True, name="MemberNoticesInput")
+class MemberNoticesInput:
     pass
 
 
@@ -177,6 +188,15 @@ class Query:
             policy = await strikes.get_policy(session, actor, community_id)
         return StrikePolicyType.from_pydantic(policy)
 
+    @strawberry.field(
+        description="What members are told, in the community's words. Role: moderator."
+    )
+    async def member_notices(self, info: Ctx, community_id: uuid.UUID) -> MemberNoticesType:
+        actor = await info.context.actor()
+        async with info.context.runtime.read_session() as session:
+            wording = await notices.get_notices(session, actor, community_id)
+        return MemberNoticesType.from_pydantic(wording)
+
     @strawberry.field(description="Staff notes on a member, newest first. Role: moderator.")
     async def member_notes(
         self, info: Ctx, member_id: uuid.UUID, first: int = 20, after: str | None = None
@@ -222,6 +242,7 @@ class Mutation:
         reason: str,
         duration_hours: float | None = None,
         review_item_id: uuid.UUID | None = None,
+        notify: bool = False,
     ) -> SanctionType:
         actor = await info.context.actor()
         data = parse(
@@ -231,6 +252,7 @@ class Mutation:
                 "reason": reason,
                 "duration_hours": duration_hours,
                 "review_item_id": review_item_id,
+                "notify": notify,
             },
         )
         async with info.context.runtime.unit_of_work() as session:
@@ -276,6 +298,19 @@ class Mutation:
             policy = await strikes.put_policy(session, actor, community_id, data)
         return StrikePolicyType.from_pydantic(policy)
 
+    @strawberry.mutation(
+        description="Set what members are told; outcomes left out keep their default."
+        " Role: manager."
+    )
+    async def set_member_notices(
+        self, info: Ctx, community_id: uuid.UUID, wording: MemberNoticesInput
+    ) -> MemberNoticesType:
+        actor = await info.context.actor()
+        data = parse(MemberNotices, given(wording))
+        async with info.context.runtime.unit_of_work() as session:
+            wording = await notices.put_notices(session, actor, community_id, data)
+        return MemberNoticesType.from_pydantic(wording)
+
     @strawberry.mutation(description="A staff note on a member. Role: moderator.")
     async def add_member_note(self, info: Ctx, member_id: uuid.UUID, body: str) -> NoteType:
         actor = await info.context.actor()
@@ -294,10 +329,10 @@ class Mutation:
 
     @strawberry.mutation(description="Uphold or overturn an appeal. Role: moderator.")
     async def decide_appeal(
-        self, info: Ctx, id: uuid.UUID, outcome: AppealOutcome, note: str
+        self, info: Ctx, id: uuid.UUID, outcome: AppealOutcome, note: str, notify: bool = False
     ) -> AppealType:
         actor = await info.context.actor()
-        data = parse(AppealDecisionIn, {"outcome": outcome.value, "note": note})
+        data = parse(AppealDecisionIn, {"outcome": outcome.value, "note": note, "notify": notify})
         async with info.context.runtime.unit_of_work() as session:
             decided = await appeals.decide_appeal(session, actor, id, data)
             return AppealType.from_pydantic(appeals.appeal_out(decided))

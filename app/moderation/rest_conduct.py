@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response, status
 from app.core.deps import CurrentActor, Session
 from app.core.errors import document_not_found, problem_responses
 from app.core.pagination import Page, paging
-from app.moderation import appeals, sanctions, strikes
+from app.moderation import appeals, notices, sanctions, strikes
 from app.moderation.schemas_conduct import (
     AppealDecisionIn,
     AppealIn,
@@ -27,6 +27,7 @@ from app.moderation.schemas_conduct import (
     StrikeOut,
     StrikePolicy,
 )
+from app.moderation.schemas_notices import MemberNotices
 from app.moderation.schemas_review import SanctionKind
 
 router = APIRouter(
@@ -139,6 +140,24 @@ async def put_strike_policy(
     """Set the ladder: `{ladder: [{strikes, kind, duration_hours?}], decay_days}`. Role:
     manager."""
     return await strikes.put_policy(session, actor, community_id, data)
+
+
+@router.get("/communities/{community_id}/member-notices", response_model=MemberNotices)
+async def get_member_notices(
+    community_id: uuid.UUID, session: Session, actor: CurrentActor
+) -> MemberNotices:
+    """What members are told when a decision, sanction or appeal decision says `notify`,
+    in the community's words (the default until set). Role: moderator."""
+    return await notices.get_notices(session, actor, community_id)
+
+
+@router.put("/communities/{community_id}/member-notices", response_model=MemberNotices)
+async def put_member_notices(
+    community_id: uuid.UUID, data: MemberNotices, session: Session, actor: CurrentActor
+) -> MemberNotices:
+    """Set the wording, one template per outcome; outcomes left out keep their default.
+    Placeholders: `$member`, `$community`, `$what`, `$until`, `$reason`. Role: manager."""
+    return await notices.put_notices(session, actor, community_id, data)
 
 
 @router.post(

@@ -27,8 +27,8 @@ from app.forum import inbox
 from app.forum.counters import follow_reply_status
 from app.forum.members import current_status
 from app.forum.models import InboxItem, Member, Post, Thread
-from app.moderation import queue, sanctions, strikes
-from app.moderation.models import Report, ReviewItem
+from app.moderation import notices, queue, sanctions, strikes
+from app.moderation.models import Report, ReviewItem, Sanction
 from app.moderation.schemas_review import (
     AutomodHit,
     BulkDecisionIn,
@@ -169,9 +169,9 @@ async def decide(
         },
         reason=data.reason,
     )
-    strike = None
+    strike = ladder_sanction = None
     if data.strike and item.author_member_id is not None:
-        strike, _ = await strikes.add_strike(
+        strike, ladder_sanction = await strikes.add_strike(
             session,
             actor,
             item.author_member_id,
@@ -198,7 +198,7 @@ async def decide(
         "decided_by": {"type": "key", "id": str(actor.key_id), "name": actor.name},
         "sanction_id": str(sanction.id) if sanction else None,
         "strike_id": str(strike.id) if strike else None,
-        "notify": _notice(item, action, data) if data.notify else None,
+        "notify": await _notice(session, item, action, data, sanction or ladder_sanction),
     }
     await events.emit(session, item.org_id, "review.decided", payload)
     await announce(session, [item])
@@ -229,19 +229,24 @@ def _default_reason(action: str) -> str:
     )
 
 
-def _notice(item: ReviewItem, action: str, data: DecisionIn) -> dict[str, Any] | None:
-    """What the member is told, for the tool that tells them."""
-    if item.author_member_id is None:
+async def _notice(
+    session: AsyncSession,
+    item: ReviewItem,
+    action: str,
+    data: DecisionIn,
+    sanction: Sanction | None,
+) -> dict[str, Any] | None:
+    """What the target's author is told, when the decision says so."""
+    if not data.notify or item.author_member_id is None:
         return None
-    what = {"post": "post", "thread": "thread", "member": "account"}[item.target_type]
-    verdict = {
-        "approve": f"Your {what} was reviewed and approved.",
-        "dismiss": f"Your {what} was reviewed; no action was taken.",
-        "hide": f"Your {what} was hidden by a moderator.",
-        "remove": f"Your {what} was removed by a moderator.",
-    }[action]
-    message = f"{verdict} Reason: {data.reason}" if data.reason else verdict
-    return {"member_id": str(item.author_member_id), "message": message}
+    return await notices.compose(
+        session,
+        item.author_member_id,
+        outcome=action,
+        what=item.target_type,
+        sanction=sanction,
+        reason=data.reason,
+    )
 
 
 async def _act_on_target(

@@ -23,6 +23,7 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, RuleViolation, missing_reference
 from app.core.pagination import Keyset, PageParams, Window, paginate
 from app.forum.models import Member
+from app.moderation import notices
 from app.moderation.models import Appeal, ReviewItem, Sanction
 from app.moderation.schemas_conduct import Issuer, SanctionIn, SanctionOut
 
@@ -53,9 +54,11 @@ async def issue(
     review_item_id: uuid.UUID | None = None,
     strike_id: uuid.UUID | None = None,
     now: datetime | None = None,
+    notify: bool = False,
 ) -> Sanction:
     """Record a sanction, move the member's status, emit and audit it (as `audited_as`
-    when given: a ladder's sanction is audited as the key that added the strike)."""
+    when given: a ladder's sanction is audited as the key that added the strike). With
+    `notify`, the event carries what the member is told."""
     await lock_member(session, member.id)
     now = now or utcnow()
     sanction = Sanction(
@@ -75,7 +78,14 @@ async def issue(
     )
     session.add(sanction)
     await session.flush()
-    await events.emit(session, member.org_id, "sanction.created", sanction_payload(sanction))
+    notice = None
+    if notify:
+        notice = await notices.compose(
+            session, member.id, outcome=None, sanction=sanction, reason=reason
+        )
+    await events.emit(
+        session, member.org_id, "sanction.created", sanction_payload(sanction) | {"notify": notice}
+    )
     await audit.record(
         session,
         audited_as or issued_by,
@@ -191,6 +201,7 @@ async def issue_by_staff(
         issued_by=audit.by(actor),
         hours=data.duration_hours,
         review_item_id=data.review_item_id,
+        notify=data.notify,
     )
 
 

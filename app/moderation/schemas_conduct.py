@@ -25,6 +25,11 @@ class SanctionIn(RequestModel):
     )
     reason: Text(500)  # type: ignore[valid-type]
     review_item_id: uuid.UUID | None = Field(None, description="The item it was decided on.")
+    notify: bool = Field(
+        False,
+        description="Tell the member: `sanction.created` carries the message for them, in the"
+        " community's wording (`member-notices`).",
+    )
 
 
 class Issuer(ResponseModel):
@@ -126,6 +131,11 @@ class AppealOutcome(StrEnum):
 class AppealDecisionIn(RequestModel):
     outcome: AppealOutcome
     note: Text(1_000)  # type: ignore[valid-type]
+    notify: bool = Field(
+        False,
+        description="Tell the member: `appeal.decided` carries the message for them, in the"
+        " community's wording (`member-notices`), with the note as its reason.",
+    )
 
 
 class NoteIn(RequestModel):

@@ -124,7 +124,9 @@ class DecisionIn(RequestModel):
         None, description="Sanction the target's author (a member) at once."
     )
     notify: bool = Field(
-        False, description="Tell the member: `review.decided` carries the message for them."
+        False,
+        description="Tell the member: `review.decided` carries the message for them, in the"
+        " community's wording (`member-notices`).",
     )
 
 

@@ -88,6 +88,7 @@ async def test_reports_gather_on_one_item_and_a_decision_resolves_it(
     [decided] = await events_of(app, "review.decided")
     assert decided["notify"] == {
         "member_id": post["author"]["id"],
+        "locale": "en",
         "message": "Your post was hidden by a moderator. Reason: Gold selling",
     }
     assert await queue(client, forum) == []
