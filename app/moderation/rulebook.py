@@ -13,6 +13,7 @@ exemptions by staff role, the categories it is limited to, and toxicity from the
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 import structlog
 from sqlalchemy import select
 
+from app.communities.models import Community
 from app.core import metrics
 from app.core.auth import Actor, Role
 from app.core.runtime import Runtime
@@ -143,20 +145,43 @@ class Rulebook:
         self.runtime = runtime
         self.scorer = scorer
         self._compiled: OrderedDict[uuid.UUID, tuple[int, Compiled]] = OrderedDict()
+        # One compilation per community at a time: the posts that arrive together after
+        # a rule change wait for it rather than each reading and compiling the rules.
+        self._compiling: dict[uuid.UUID, asyncio.Task[Compiled]] = {}
 
     async def rules(self, community_id: uuid.UUID, version: int) -> Compiled:
-        kept = self._compiled.get(community_id)
-        if kept is not None and kept[0] == version:
-            self._compiled.move_to_end(community_id)
-            return kept[1]
+        """The rules of `version`, or of a later one (what a later version says is no
+        less true for a writer that read an earlier one)."""
+        while True:
+            kept = self._compiled.get(community_id)
+            if kept is not None and kept[0] >= version:
+                self._compiled.move_to_end(community_id)
+                return kept[1]
+            task = self._compiling.get(community_id)
+            started_here = task is None
+            if task is None:
+                task = asyncio.ensure_future(self._compile(community_id))
+                self._compiling[community_id] = task
+                task.add_done_callback(lambda _: self._compiling.pop(community_id, None))
+            # Shielded: a waiter that gives up does not cancel the others' compilation.
+            compiled = await asyncio.shield(task)
+            if started_here:
+                return compiled  # read after this writer's version: as new as any
+            # One already under way may have read the rules before this version: look again.
+
+    async def _compile(self, community_id: uuid.UUID) -> Compiled:
         async with self.runtime.read_session() as session:
+            # The version first: rules read after it are at least that new.
+            version = await session.scalar(
+                select(Community.automod_version).where(Community.id == community_id)
+            )
             rows = await session.scalars(
                 select(AutomodRule).where(
                     AutomodRule.community_id == community_id, AutomodRule.enabled.is_(True)
                 )
             )
             compiled = Compiled(list(rows))
-        self._compiled[community_id] = (version, compiled)
+        self._compiled[community_id] = (version or 0, compiled)
         self._compiled.move_to_end(community_id)
         while len(self._compiled) > MAX_COMMUNITIES:
             self._compiled.popitem(last=False)

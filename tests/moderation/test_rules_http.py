@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from app.communities.models import Community
+from app.moderation import rulebook
 from tests.forum.conftest import Forum, start_thread
 from tests.test_graphql import gql
 
@@ -292,3 +297,36 @@ async def test_graphql_writes_and_tests_rules_like_rest(
         c=forum.community_id,
     )
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_posts_arriving_together_after_a_change_compile_the_rules_once(
+    app: Any, client: httpx.AsyncClient, forum: Forum, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compiled: list[int] = []
+
+    class Counted(rulebook.Compiled):
+        def __init__(self, rules: Any) -> None:
+            compiled.append(len(rules))
+            super().__init__(rules)
+
+    monkeypatch.setattr(rulebook, "Compiled", Counted)
+    book = app.state.runtime.automod
+    community = uuid.UUID(forum.community_id)
+
+    async def version() -> int:
+        async with app.state.runtime.read_session() as session:
+            return await session.scalar(
+                select(Community.automod_version).where(Community.id == community)
+            )
+
+    await add_rule(client, forum, kind="keyword", config={"terms": ["scam"]})
+    first = await version()
+    sets = await asyncio.gather(*(book.rules(community, first) for _ in range(20)))
+    assert compiled == [1] and all(s is sets[0] for s in sets)
+    # A writer that read an older version takes the newer rules already compiled.
+    assert await book.rules(community, first - 1) is sets[0]
+
+    await add_rule(client, forum, kind="keyword", config={"terms": ["gold"]})
+    second = await version()
+    sets = await asyncio.gather(*(book.rules(community, second) for _ in range(20)))
+    assert compiled == [1, 2] and len(sets[0].rules) == 2
