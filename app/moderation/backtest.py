@@ -7,11 +7,14 @@ window of 100,000 posts never sits in memory at once; each page is screened as i
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Row, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Actor
@@ -62,25 +65,39 @@ async def backtest(
         .limit(PAGE)
     )
     result = Backtest()
-    after = None
-    while True:
-        page = stmt
-        if after is not None:
-            at, last = after
-            page = stmt.where(
-                or_(Post.created_at < at, and_(Post.created_at == at, Post.id < last))
-            )
-        rows = (await session.execute(page)).all()
-        for post_id, _at, body, category_id in rows:
-            result.scanned += 1
-            verdict = await compiled.screen(
-                body, actor=None, category_id=category_id, activity=None, scorer=rulebook.scorer
-            )
-            if verdict.hits:
-                result.matched += 1
-                if len(result.samples) < SAMPLES:
-                    hit = verdict.hits[0]
-                    result.samples.append((post_id, excerpt(body), hit.matched or hit.reason))
-        if len(rows) < PAGE:
-            return result
-        after = (rows[-1][1], rows[-1][0])
+
+    async def page(after: tuple[Any, uuid.UUID] | None) -> Sequence[Row[Any]]:
+        if after is None:
+            return (await session.execute(stmt)).all()
+        at, last = after
+        newer = or_(Post.created_at < at, and_(Post.created_at == at, Post.id < last))
+        return (await session.execute(stmt.where(newer))).all()
+
+    # The next page is read while this one is screened: the database works on one core
+    # while screening keeps this one busy.
+    pending: asyncio.Future[Sequence[Row[Any]]] | None = asyncio.ensure_future(page(None))
+    try:
+        while pending is not None:
+            rows = await pending
+            pending = None
+            if len(rows) == PAGE:
+                pending = asyncio.ensure_future(page((rows[-1][1], rows[-1][0])))
+                await asyncio.sleep(0)  # let it send its query
+            for post_id, _at, body, category_id in rows:
+                result.scanned += 1
+                verdict = await compiled.screen(
+                    body,
+                    actor=None,
+                    category_id=category_id,
+                    activity=None,
+                    scorer=rulebook.scorer,
+                )
+                if verdict.hits:
+                    result.matched += 1
+                    if len(result.samples) < SAMPLES:
+                        hit = verdict.hits[0]
+                        result.samples.append((post_id, excerpt(body), hit.matched or hit.reason))
+    finally:
+        if pending is not None:
+            await pending  # the session is not left with a query in flight
+    return result

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from app.communities.models import Community
-from app.moderation import rulebook
+from app.moderation import backtest, rulebook
 from tests.forum.conftest import Forum, start_thread
 from tests.test_graphql import gql
 
@@ -205,8 +205,9 @@ async def test_the_dry_run_says_what_would_happen_and_why(
 
 
 async def test_backtest_scans_past_posts_with_a_rule_not_yet_enabled(
-    client: httpx.AsyncClient, forum: Forum
+    client: httpx.AsyncClient, forum: Forum, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(backtest, "PAGE", 2)  # three posts: two pages, the next read ahead
     for n, body in enumerate(["Selling cheap g0ld, dm me", "How do I craft?", "GOLD for sale"]):
         await start_thread(client, forum, forum.member(f"p{n}"), title=f"Topic {n}", body=body)
     rule = await add_rule(client, forum, kind="keyword", config={"terms": ["gold"]}, enabled=False)
