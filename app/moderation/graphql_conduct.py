@@ -224,6 +224,25 @@ class Query:
         items = [AppealType.from_pydantic(appeals.appeal_out(a)) for a in window.items]
         return AppealPage(items=items, next_cursor=window.next_cursor)
 
+    @strawberry.field(
+        description="One sanction. Role: moderator; or the sanctioned member (their token)."
+    )
+    async def sanction(self, info: Ctx, id: uuid.UUID) -> SanctionType:
+        actor = await info.context.actor()
+        async with info.context.runtime.read_session() as session:
+            found = await sanctions.get_visible_sanction(session, actor, id)
+            return (await _sanctions(session, [found]))[0]
+
+    @strawberry.field(
+        description="One appeal and its outcome. Role: moderator; or the member who appealed."
+    )
+    async def appeal(self, info: Ctx, id: uuid.UUID) -> AppealType:
+        actor = await info.context.actor()
+        async with info.context.runtime.read_session() as session:
+            return AppealType.from_pydantic(
+                appeals.appeal_out(await appeals.get_appeal(session, actor, id))
+            )
+
     @strawberry.field(description="The member's own profile, sanctions in force and appeals.")
     async def me(self, info: Ctx) -> MeType:
         actor = await info.context.actor()

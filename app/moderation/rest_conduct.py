@@ -54,8 +54,17 @@ async def issue_sanction(
     """Warn, mute, suspend or ban a member (for `duration_hours`, or until lifted). Their
     status follows the most severe active sanction. Role: moderator."""
     sanction = await sanctions.issue_by_staff(session, actor, member_id, data)
-    response.headers["Location"] = f"/v1/members/{member_id}/sanctions"
+    response.headers["Location"] = f"/v1/sanctions/{sanction.id}"
     return (await sanctions.out(session, [sanction]))[0]
+
+
+@router.get("/sanctions/{sanction_id}", response_model=SanctionOut)
+async def get_sanction(
+    sanction_id: uuid.UUID, session: Session, actor: CurrentActor
+) -> SanctionOut:
+    """One sanction. Role: moderator; or the sanctioned member, with their token."""
+    found = await sanctions.get_visible_sanction(session, actor, sanction_id)
+    return (await sanctions.out(session, [found]))[0]
 
 
 @router.get("/members/{member_id}/sanctions", response_model=Page[SanctionOut])
@@ -195,12 +204,24 @@ async def me(session: Session, actor: CurrentActor) -> MeOut:
     responses=problem_responses(409),
 )
 async def appeal(
-    sanction_id: uuid.UUID, data: AppealIn, session: Session, actor: CurrentActor
+    sanction_id: uuid.UUID,
+    data: AppealIn,
+    session: Session,
+    actor: CurrentActor,
+    response: Response,
 ) -> AppealOut:
     """Appeal a sanction: the sanctioned member, with their token, once per sanction, even
     while banned."""
     found = await appeals.create_appeal(session, actor, sanction_id, data.statement)
+    response.headers["Location"] = f"/v1/appeals/{found.id}"
     return appeals.appeal_out(found)
+
+
+@router.get("/appeals/{appeal_id}", response_model=AppealOut)
+async def get_appeal(appeal_id: uuid.UUID, session: Session, actor: CurrentActor) -> AppealOut:
+    """One appeal and its outcome. Role: moderator; or the member who appealed, with their
+    token."""
+    return appeals.appeal_out(await appeals.get_appeal(session, actor, appeal_id))
 
 
 @router.get("/communities/{community_id}/appeals", response_model=Page[AppealOut])

@@ -260,6 +260,23 @@ async def get_sanction(
     return sanction
 
 
+async def get_visible_sanction(
+    session: AsyncSession, actor: Actor, sanction_id: uuid.UUID
+) -> Sanction:
+    """One sanction: staff (moderator) any of their org's; a member only their own."""
+    if actor.is_member:
+        sanction = await session.scalar(
+            select(Sanction).where(
+                Sanction.id == sanction_id, Sanction.member_id == actor.member_id
+            )
+        )
+        if sanction is None:
+            raise NotFound("No such sanction of yours.")
+        return sanction
+    actor.require(Role.moderator)
+    return await get_sanction(session, actor, sanction_id)
+
+
 async def lift(
     session: AsyncSession, actor: Actor, sanction_id: uuid.UUID, reason: str
 ) -> Sanction:

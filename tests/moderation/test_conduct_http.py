@@ -81,6 +81,10 @@ async def test_a_sanction_rules_the_members_status_until_lifted_or_ended(
     warn = await sanction(client, forum, rook, kind="warn", duration_hours=1)
     assert warn.status_code == 422
     assert (await sanction(client, other_forum, rook)).status_code == 404
+    assert muted.headers["Location"] == f"/v1/sanctions/{body['id']}"
+    assert (await client.get(muted.headers["Location"], headers=forum.staff())).status_code == 200
+    elsewhere = await client.get(muted.headers["Location"], headers=other_forum.staff())
+    assert elsewhere.status_code == 404
     analyst = await client.post(
         f"/v1/members/{rook}/sanctions",
         json={"kind": "ban", "reason": "x"},
@@ -189,6 +193,15 @@ async def test_a_banned_member_appeals_and_an_overturn_lifts_the_ban(
     me = (await client.get("/v1/me", headers=banned)).json()
     assert me["member"]["status"] == "active" and me["sanctions"] == []
     assert [a["status"] for a in me["appeals"]] == ["overturned"]
+    # The appeal and the sanction, each by itself: for staff, and for the member concerned.
+    outcome = await client.get(appealed.headers["Location"], headers=banned)
+    assert (outcome.json()["id"], outcome.json()["status"]) == (appeal["id"], "overturned")
+    lifted = await client.get(f"/v1/sanctions/{ban['id']}", headers=banned)
+    assert (lifted.json()["active"], lifted.json()["appeal_id"]) == (False, appeal["id"])
+    for path in (appealed.headers["Location"], f"/v1/sanctions/{ban['id']}"):
+        assert (await client.get(path, headers=forum.staff())).status_code == 200
+        assert (await client.get(path, headers=forum.staff("viewer"))).status_code == 403
+        assert (await client.get(path, headers=forum.member("x"))).status_code == 404
     async with app.state.runtime.read_session() as session:
         strike = (await session.scalars(select(Strike))).one()
     assert strike.voided_at is not None
