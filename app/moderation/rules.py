@@ -194,7 +194,7 @@ def _check_patterns(kind: str, config: dict[str, Any]) -> None:
                 f"Pattern {n + 1} is not a valid regular expression: {exc}.",
                 errors=[
                     {
-                        "loc": ["body", "config", "patterns", n],
+                        "loc": ["body", "config", "patterns", str(n)],
                         "message": str(exc),
                         "type": "regex",
                     }

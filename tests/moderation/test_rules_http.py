@@ -88,7 +88,8 @@ async def test_a_rule_is_written_read_changed_and_deleted(
 @pytest.mark.parametrize(
     ("body", "status", "where"),
     [
-        ({"kind": "regex", "config": {"patterns": ["(unclosed"]}}, 422, "patterns"),
+        # `loc` entries are strings, an index too (as the Problem schema says)
+        ({"kind": "regex", "config": {"patterns": ["(unclosed"]}}, 422, '"patterns","0"]'),
         ({"kind": "keyword", "config": {"max": 3}}, 422, "config"),
         ({"kind": "telepathy", "config": {}}, 422, "kind"),
         ({"kind": "caps", "config": {}, "action_config": {"minutes": 5}}, 422, "action_config"),

@@ -39,7 +39,12 @@ async def rows(app: Any, model: Any) -> list[Any]:
 
 
 async def events_of(app: Any, kind: str) -> list[dict[str, Any]]:
-    return [e.data for e in await rows(app, OutboxEvent) if e.type == kind]
+    """The events of a kind, in the order they occurred."""
+    async with app.state.runtime.read_session() as session:
+        found = await session.scalars(
+            select(OutboxEvent).where(OutboxEvent.type == kind).order_by(OutboxEvent.occurred_at)
+        )
+        return [e.data for e in found]
 
 
 async def test_a_held_reply_waits_for_review_and_says_why(
