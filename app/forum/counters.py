@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.forum.models import Post, Thread
 
@@ -60,17 +61,34 @@ async def follow_reply_status(
     if was == "visible" and status != "visible":
         await bump(session, thread.id, replies=-1, reactions=-reactions)
         await session.flush()
-        await session.execute(
+        await _point(
+            session,
+            thread,
             update(Thread)
             .where(Thread.id == thread.id, Thread.last_post_id == post.id)
-            .values(**LATEST_VISIBLE_POST)
-            .execution_options(synchronize_session=False)
+            .values(**LATEST_VISIBLE_POST),
         )
     elif was != "visible" and status == "visible":
         await bump(session, thread.id, replies=1, reactions=reactions)
-        await session.execute(
+        await _point(
+            session,
+            thread,
             update(Thread)
             .where(Thread.id == thread.id, Thread.last_posted_at < post.created_at)
-            .values(last_post_id=post.id, last_posted_at=post.created_at)
-            .execution_options(synchronize_session=False)
+            .values(last_post_id=post.id, last_posted_at=post.created_at),
         )
+
+
+async def _point(session: AsyncSession, thread: Thread, moved: Any) -> None:
+    """Run a conditional UPDATE of the thread's pointer; the loaded thread then shows what
+    it wrote (as loaded from the database: nothing for the session to flush)."""
+    row = (
+        await session.execute(
+            moved.returning(Thread.last_post_id, Thread.last_posted_at).execution_options(
+                synchronize_session=False
+            )
+        )
+    ).one_or_none()
+    if row is not None:
+        set_committed_value(thread, "last_post_id", row.last_post_id)
+        set_committed_value(thread, "last_posted_at", row.last_posted_at)

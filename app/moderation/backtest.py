@@ -8,6 +8,7 @@ window of 100,000 posts never sits in memory at once; each page is screened as i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -98,6 +99,7 @@ async def backtest(
                         hit = verdict.hits[0]
                         result.samples.append((post_id, excerpt(body), hit.matched or hit.reason))
     finally:
-        if pending is not None:
-            await pending  # the session is not left with a query in flight
+        if pending is not None:  # screening failed: leave the session with no query in flight
+            with contextlib.suppress(Exception):  # the error to report is screening's
+                await pending
     return result

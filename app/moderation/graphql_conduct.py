@@ -293,12 +293,20 @@ class Mutation:
         member_id: uuid.UUID,
         reason: str,
         review_item_id: uuid.UUID | None = None,
+        notify: bool = False,
     ) -> StrikeAddedType:
         actor = await info.context.actor()
-        data = parse(StrikeIn, {"reason": reason, "review_item_id": review_item_id})
+        data = parse(
+            StrikeIn, {"reason": reason, "review_item_id": review_item_id, "notify": notify}
+        )
         async with info.context.runtime.unit_of_work() as session:
             strike, sanction = await strikes.add_strike(
-                session, actor, member_id, data.reason, review_item_id=data.review_item_id
+                session,
+                actor,
+                member_id,
+                data.reason,
+                review_item_id=data.review_item_id,
+                notify=data.notify,
             )
             policy = strikes.policy_of(await strikes.community_of(session, strike))
             issued = (await sanctions.out(session, [sanction]))[0] if sanction else None

@@ -6,10 +6,12 @@ delivers it. Hearth itself has no channel to a member."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from string import Template
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.communities import service as communities
@@ -25,10 +27,20 @@ WHAT = {"post": "post", "thread": "thread", "member": "account"}
 
 
 def notices_of(community: Community) -> MemberNotices:
-    if community.member_notices is None:
+    """The community's wording. Read leniently: an outcome added since keeps its default,
+    and wording a later version would refuse (a placeholder dropped) falls back to the
+    default rather than failing the moderator's decision."""
+    if not community.member_notices:
         return DEFAULT
-    # Stored whole; a field added since keeps its default.
-    return MemberNotices.model_validate(community.member_notices)
+    kept = {}
+    for name, text in community.member_notices.items():
+        if name in MemberNotices.model_fields:
+            try:
+                MemberNotices.model_validate({name: text})
+            except ValidationError:
+                continue
+            kept[name] = text
+    return MemberNotices.model_validate(kept)
 
 
 async def get_notices(
@@ -67,11 +79,11 @@ async def compose(
     *,
     outcome: str | None,
     what: str = "member",
-    sanction: Sanction | None = None,
+    sanctions: Sequence[Sanction] = (),
     reason: str | None = None,
 ) -> dict[str, Any] | None:
     """The notice for `member_id`: `outcome`'s sentence (a decision's action, or
-    `appeal_upheld`/`appeal_overturned`), the sanction's, the reason, the sign-off."""
+    `appeal_upheld`/`appeal_overturned`), each sanction's, the reason, the sign-off."""
     member = await session.get(Member, member_id)
     if member is None or member.erased_at is not None:
         return None
@@ -81,11 +93,16 @@ async def compose(
         "member": member.display_name or "",
         "community": community.name,
         "what": WHAT[what],
-        "until": _until(sanction.ends_at) if sanction else "",
+        "until": "",
         "reason": reason or "",
     }
-    keys = [outcome, sanction.kind if sanction else None, "reason" if reason else None]
-    parts = [Template(getattr(wording, key)).safe_substitute(values) for key in keys if key]
+
+    def say(key: str, **more: str) -> str:
+        return Template(getattr(wording, key)).safe_substitute(values, **more)
+
+    parts = [say(outcome)] if outcome else []
+    parts += [say(s.kind, until=_until(s.ends_at)) for s in sanctions]
+    parts += [say("reason")] if reason else []
     sign_off = (community.tone or {}).get("sign_off")
     message = " ".join(parts) + (f"\n\n{sign_off}" if sign_off else "")
     return {

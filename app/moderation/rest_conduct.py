@@ -118,7 +118,12 @@ async def add_strike(
     """Add a strike; the community's ladder sanctions the member for the strikes that now
     count (returned as `sanction`). Role: moderator."""
     strike, sanction = await strikes.add_strike(
-        session, actor, member_id, data.reason, review_item_id=data.review_item_id
+        session,
+        actor,
+        member_id,
+        data.reason,
+        review_item_id=data.review_item_id,
+        notify=data.notify,
     )
     policy = strikes.policy_of(await strikes.community_of(session, strike))
     issued = (await sanctions.out(session, [sanction]))[0] if sanction else None

@@ -198,7 +198,9 @@ async def decide(
         "decided_by": {"type": "key", "id": str(actor.key_id), "name": actor.name},
         "sanction_id": str(sanction.id) if sanction else None,
         "strike_id": str(strike.id) if strike else None,
-        "notify": await _notice(session, item, action, data, sanction or ladder_sanction),
+        "notify": await _notice(
+            session, item, action, data, [s for s in (ladder_sanction, sanction) if s]
+        ),
     }
     await events.emit(session, item.org_id, "review.decided", payload)
     await announce(session, [item])
@@ -234,7 +236,7 @@ async def _notice(
     item: ReviewItem,
     action: str,
     data: DecisionIn,
-    sanction: Sanction | None,
+    issued: list[Sanction],
 ) -> dict[str, Any] | None:
     """What the target's author is told, when the decision says so."""
     if not data.notify or item.author_member_id is None:
@@ -244,7 +246,7 @@ async def _notice(
         item.author_member_id,
         outcome=action,
         what=item.target_type,
-        sanction=sanction,
+        sanctions=issued,
         reason=data.reason,
     )
 

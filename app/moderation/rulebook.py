@@ -160,16 +160,31 @@ class Rulebook:
             task = self._compiling.get(community_id)
             started_here = task is None
             if task is None:
-                task = asyncio.ensure_future(self._compile(community_id))
+                task = asyncio.ensure_future(self._compile_once(community_id))
                 self._compiling[community_id] = task
-                task.add_done_callback(lambda _: self._compiling.pop(community_id, None))
             # Shielded: a waiter that gives up does not cancel the others' compilation.
             compiled = await asyncio.shield(task)
             if started_here:
                 return compiled  # read after this writer's version: as new as any
-            # One already under way may have read the rules before this version: look again.
+            # One already under way may have read the rules before this version: look
+            # again (that compilation is no longer listed, so the next one starts).
 
-    async def _compile(self, community_id: uuid.UUID) -> Compiled:
+    async def _compile_once(self, community_id: uuid.UUID) -> Compiled:
+        try:
+            compiled, version = await self._compile(community_id)
+        finally:
+            # Unlisted before the task counts as done: whoever finds it finished then
+            # starts a compilation of their own rather than awaiting this one again.
+            if self._compiling.get(community_id) is asyncio.current_task():
+                del self._compiling[community_id]
+        self._compiled[community_id] = (version, compiled)
+        self._compiled.move_to_end(community_id)
+        while len(self._compiled) > MAX_COMMUNITIES:
+            self._compiled.popitem(last=False)
+        return compiled
+
+    async def _compile(self, community_id: uuid.UUID) -> tuple[Compiled, int]:
+        """The community's enabled rules compiled, and the version they are (at least)."""
         async with self.runtime.read_session() as session:
             # The version first: rules read after it are at least that new.
             version = await session.scalar(
@@ -180,12 +195,7 @@ class Rulebook:
                     AutomodRule.community_id == community_id, AutomodRule.enabled.is_(True)
                 )
             )
-            compiled = Compiled(list(rows))
-        self._compiled[community_id] = (version or 0, compiled)
-        self._compiled.move_to_end(community_id)
-        while len(self._compiled) > MAX_COMMUNITIES:
-            self._compiled.popitem(last=False)
-        return compiled
+            return Compiled(list(rows)), version or 0
 
     async def screen(
         self,

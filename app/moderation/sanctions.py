@@ -81,7 +81,7 @@ async def issue(
     notice = None
     if notify:
         notice = await notices.compose(
-            session, member.id, outcome=None, sanction=sanction, reason=reason
+            session, member.id, outcome=None, sanctions=[sanction], reason=reason
         )
     await events.emit(
         session, member.org_id, "sanction.created", sanction_payload(sanction) | {"notify": notice}

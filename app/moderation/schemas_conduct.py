@@ -62,6 +62,11 @@ class LiftIn(RequestModel):
 class StrikeIn(RequestModel):
     reason: Text(500)  # type: ignore[valid-type]
     review_item_id: uuid.UUID | None = None
+    notify: bool = Field(
+        False,
+        description="Tell the member of what the ladder issued: its `sanction.created` carries"
+        " the message, in the community's wording (`member-notices`).",
+    )
 
 
 class StrikeOut(ResponseModel):

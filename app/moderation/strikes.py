@@ -80,8 +80,10 @@ async def add_strike(
     reason: str,
     *,
     review_item_id: uuid.UUID | None = None,
+    notify: bool = False,
 ) -> tuple[Strike, Sanction | None]:
-    """Record a strike and apply the ladder. Role: moderator."""
+    """Record a strike and apply the ladder (with `notify`, the ladder's sanction.created
+    carries what the member is told). Role: moderator."""
     actor.require(Role.moderator)
     member = await sanctions.member_of_org(session, actor, member_id)
     if review_item_id is not None:
@@ -142,6 +144,7 @@ async def add_strike(
             review_item_id=review_item_id,
             strike_id=strike.id,
             now=now,
+            notify=notify,
         )
     return strike, sanction
 

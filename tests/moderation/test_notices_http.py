@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
 import pytest
 
+from app.communities.models import Community
 from tests.forum.conftest import Forum
 from tests.moderation.test_conduct_http import member_id, sanction
 from tests.moderation.test_queue_http import a_post, decide, queue, report
@@ -62,15 +64,27 @@ async def test_notices_speak_in_the_communitys_words(
     post = await a_post(client, forum, by="spammer")
     await report(client, forum.member("p1"), post["id"])
     [item] = await queue(client, forum)
-    decided = await decide(client, forum, item, "hide", reason="gold ads", strike=True, notify=True)
+    decided = await decide(
+        client,
+        forum,
+        item,
+        "hide",
+        reason="gold ads",
+        strike=True,
+        sanction={"kind": "mute", "duration_hours": 2},
+        notify=True,
+    )
     assert decided.status_code == 200, decided.text
     [event] = await events_of(app, "review.decided")
+    [_, mute] = await events_of(app, "sanction.created")
+    until = mute["ends_at"][:16].replace("T", " ")
     assert event["notify"]["message"] == (
         "Hey Spammer, we tucked your post away. Consider this a friendly warning, Spammer."
-        " Why: gold ads\n\n— The Starfall crew"
+        f" You're on a cool-down in Starfall until {until} UTC. Why: gold ads"
+        "\n\n— The Starfall crew"
     )
-    # Silent unless asked: the ladder's own sanction.created carries no notice.
-    assert [e["notify"] for e in await events_of(app, "sanction.created")] == [None]
+    # The decision's notice tells it all: its sanctions' own events carry none.
+    assert [e["notify"] for e in await events_of(app, "sanction.created")] == [None, None]
 
     rook = await member_id(client, forum, "rook")
     muted = await sanction(client, forum, rook, duration_hours=24, notify=True)
@@ -124,3 +138,33 @@ async def test_graphql_reads_and_sets_the_wording(client: httpx.AsyncClient, for
         c=forum.community_id,
     )
     assert read["data"]["memberNotices"] == {"ban": "Bye, $member."}
+
+
+async def test_a_strike_tells_of_the_ladder_and_old_wording_never_fails(
+    app: Any, client: httpx.AsyncClient, forum: Forum
+) -> None:
+    rook = await member_id(client, forum, "rook")
+    struck = await client.post(
+        f"/v1/members/{rook}/strikes",
+        json={"reason": "Spam", "notify": True},
+        headers=forum.staff(),
+    )
+    assert struck.status_code == 201, struck.text
+    [event] = await events_of(app, "sanction.created")
+    assert event["notify"]["message"] == (
+        "This is a warning from the Starfall moderators. Reason: Strike 1: Spam"
+    )
+    # Wording stored by a version that allowed what this one refuses reads as the default.
+    async with app.state.runtime.unit_of_work() as session:
+        community = await session.get_one(Community, uuid.UUID(forum.community_id))
+        community.member_notices = {"warn": "Careful, $nickname.", "gone": "x"}
+    wording = await client.get(
+        f"/v1/communities/{forum.community_id}/member-notices", headers=forum.staff()
+    )
+    assert wording.json()["warn"] == "This is a warning from the $community moderators."
+    again = await client.post(
+        f"/v1/members/{rook}/strikes",
+        json={"reason": "Spam again", "notify": True},
+        headers=forum.staff(),
+    )
+    assert again.status_code == 201, again.text
