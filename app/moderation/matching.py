@@ -71,7 +71,8 @@ class KeywordIndex:
         if self._has_literals:
             for end, (key, entries) in self._automaton.iter(text):
                 start = end - len(key) + 1
-                whole = _boundary(text, start - 1) and _boundary(text, end + 1)
+                begins = _boundary(text, start - 1) or start in form.soft_starts
+                whole = begins and _boundary(text, end + 1)
                 for rule, word, term in entries:
                     if whole or not word:
                         written = form.span(start, end + 1, original)

@@ -3,7 +3,8 @@
 `folded` (what `keyword` rules match): NFKC, casefold, zero-width and bidi controls
 removed, non-ASCII confusables folded to Latin (UTS #39 data; ASCII is never re-folded, so
 `rn` stays `rn`), diacritics stripped, leetspeak folded, and single letters separated by
-single spaces, dots or dashes joined (`f.r.e.e` → `free`).
+single spaces, dots or dashes joined (`f.r.e.e` → `free`; a lone `a` or `i` leading
+such letters may be the article or the word's start, and word rules try both).
 `plain` (what `regex` rules match): the same without leetspeak and joining.
 
 Every character of a form remembers the character of the original it came from, so a match
@@ -12,6 +13,7 @@ is reported as the text was written (`matched` in a test, the review item's evid
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import unicodedata
@@ -58,6 +60,10 @@ class Form:
 
     text: str
     origin: tuple[int, ...]
+    # Where a word may also begin though a letter comes before: after a lone `a` or `i`
+    # that leads spaced-out letters (`a w a l l h a c k` is "a wallhack" as often as it is
+    # one word). Word-mode keywords may start there.
+    soft_starts: frozenset[int] = frozenset()
 
     def span(self, start: int, end: int, original: str) -> str:
         """The original text behind form[start:end]."""
@@ -116,13 +122,16 @@ def folded(text: str, base: Form | None = None) -> Form:
     letters joined."""
     base = base or plain(text)
     chars = base.text.translate(LEET)
-    dropped = _spacing(chars)
+    dropped, soft = _spacing(chars)
     if not dropped:
         return Form(chars, base.origin)
     keep = [i not in dropped for i in range(len(chars))]
     text = "".join(c for c, k in zip(chars, keep, strict=True) if k)
     origin = tuple(o for o, k in zip(base.origin, keep, strict=True) if k)
-    return Form(text, origin)
+    # A kept character's place in the joined text: its index less the separators before it.
+    shift = sorted(dropped)
+    starts = frozenset(i - bisect.bisect_left(shift, i) for i in soft)
+    return Form(text, origin, starts)
 
 
 # Per separator: single letters (no letter or digit on either side), two or more, spaced by
@@ -138,12 +147,13 @@ _RUNS = {
 _MAYBE_SPACED = re.compile(rf"\b[^\W\d_][{re.escape(''.join(SEPARATORS))}][^\W\d_]\b")
 
 
-def _spacing(chars: str) -> set[int]:
+def _spacing(chars: str) -> tuple[set[int], set[int]]:
     """Separators to drop: those inside a run of single letters spaced by one same
     separator (`f.r.e.e`, `f r e e`). Where two runs share a letter (`a b.a.d`), the longer
-    one wins and the other keeps what is left of it, so `a` stays a word of its own."""
+    one wins and the other keeps what is left of it, so `a` stays a word of its own. And the
+    second letters of runs of three or more led by `a` or `i` (see `Form.soft_starts`)."""
     if not _MAYBE_SPACED.search(chars):
-        return set()
+        return set(), set()
     runs = [
         list(range(hit.start(), hit.end(), 2))
         for separator in SEPARATORS
@@ -151,9 +161,12 @@ def _spacing(chars: str) -> set[int]:
     ]
     used: set[int] = set()
     dropped: set[int] = set()
+    soft: set[int] = set()
     for letters in sorted(runs, key=lambda run: (-len(run), run[0])):  # ties: leftmost first
         letters = [i for i in letters if i not in used]  # runs meet at their ends only
         if len(letters) >= 2:
             used.update(letters)
             dropped.update(range(letters[0] + 1, letters[-1], 2))
-    return dropped
+            if len(letters) >= 3 and chars[letters[0]] in "ai":
+                soft.add(letters[1])
+    return dropped, soft
