@@ -6,7 +6,6 @@ what they need from it explicitly.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import gc
 import ssl
@@ -35,6 +34,7 @@ from app.core.db import RETRYABLE_SQLSTATES, Database, retry_later
 from app.core.jobs import JobQueue, enqueue_all, take_deferred
 from app.core.outbound import OutboundPolicy
 from app.core.ratelimit import RateLimiter
+from app.core.workpool import WorkPool
 from app.settings import Settings
 
 if TYPE_CHECKING:
@@ -61,13 +61,13 @@ class Runtime:
     # Verified member tokens → their Actor, for a few seconds (HEARTH_MEMBER_TOKEN_CACHE_SECONDS).
     token_cache: TTLCache[str, Actor] = field(init=False)
     # Content sends in flight in this process, at most HEARTH_DELIVERY_CONCURRENCY.
-    delivery_slots: asyncio.Semaphore = field(init=False)
+    delivery_pool: WorkPool = field(init=False)
 
     def __post_init__(self) -> None:
         self.outbound = OutboundPolicy.from_entries(self.settings.outbound_allowed_hosts)
         self.limiter = RateLimiter.for_settings(self.settings)
         self.token_cache = TTLCache()
-        self.delivery_slots = asyncio.Semaphore(self.settings.delivery_concurrency)
+        self.delivery_pool = WorkPool(self.settings.delivery_concurrency)
         self.broadcast = (
             RedisBroadcaster(self.settings.redis_url, f"{self.settings.queue_name}:live:")
             if self.settings.redis_url
@@ -106,6 +106,7 @@ class Runtime:
         return self.db.session(write=False)
 
     async def close(self) -> None:
+        await self.delivery_pool.close()
         await self.jobs.close()
         await self.limiter.close()
         await self.broadcast.close()

@@ -3,7 +3,7 @@ outcomes (`recording`: each row, then each content's status), and sweep for rows
 was lost.
 
 An attempt claims a batch of rows with a lease in one short transaction, sends them outside
-any transaction (at most `HEARTH_DELIVERY_CONCURRENCY` at a time per process), then records
+any transaction (through the process's `HEARTH_DELIVERY_CONCURRENCY` senders), then records
 every outcome in one transaction. A worker that dies mid-batch leaves leases that run out;
 the sweep then queues those rows again, and the send carries the same idempotency key
 (`webhook-id`): what a batch had sent but not yet recorded may arrive twice, with one id. A
@@ -14,6 +14,7 @@ launcher feed) are changed inside the claiming transaction: exactly once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -84,7 +85,8 @@ async def _perform(
     outcomes = Counter(batch.settled)
     if paced:
         outcomes["paced"] += len(paced)
-    claim_of = {asyncio.ensure_future(_send(runtime, c, deadline)): c for c in ready}
+    pool = runtime.delivery_pool
+    claim_of = {pool.submit(functools.partial(_send, runtime, c, deadline)): c for c in ready}
     unrecorded, pending = dict(claim_of), set(claim_of)
     try:
         while pending:
@@ -105,7 +107,8 @@ async def _perform(
     except asyncio.CancelledError:
         # The job was stopped (a shutdown): what went out is recorded all the same, so that
         # the sweep does not send it again. (Recording twice is harmless: the second finds
-        # the lease, its token, gone.)
+        # the lease, its token, gone.) Sends not yet started are dropped; one under way
+        # ends unrecorded, as one cut off mid-send would: the sweep sends it again.
         for send in pending:
             send.cancel()
         finished = [
@@ -119,19 +122,18 @@ async def _perform(
 
 
 async def _send(runtime: Runtime, claimed: Claimed, deadline: datetime) -> connectors.Result | None:
-    """Send once one of the process's delivery slots is free; None when the wait left too
-    little time for the send to end within the row's lease and the job's time (the row is
-    given back)."""
-    async with runtime.delivery_slots:
-        finish_by = utcnow() + timedelta(seconds=runtime.settings.webhook_timeout_seconds)
-        if finish_by >= min(claimed.lease, deadline):
-            return None
-        try:
-            return await connectors.perform(runtime, claimed.task)
-        except Exception as exc:  # a bug must not cost the rest of the batch its records
-            log.exception("content_send_failed", delivery_id=str(claimed.task.delivery_id))
-            error = f"Unexpected error while sending: {exc.__class__.__name__}."
-            return connectors.Result("retry", error=error)
+    """Send, run by one of the process's senders (`runtime.delivery_pool`) once it is
+    free; None when the wait left too little time for the send to end within the row's
+    lease and the job's time (the row is given back)."""
+    finish_by = utcnow() + timedelta(seconds=runtime.settings.webhook_timeout_seconds)
+    if finish_by >= min(claimed.lease, deadline):
+        return None
+    try:
+        return await connectors.perform(runtime, claimed.task)
+    except Exception as exc:  # a bug must not cost the rest of the batch its records
+        log.exception("content_send_failed", delivery_id=str(claimed.task.delivery_id))
+        error = f"Unexpected error while sending: {exc.__class__.__name__}."
+        return connectors.Result("retry", error=error)
 
 
 async def _early_by(runtime: Runtime, delivery_id: uuid.UUID) -> float | None:

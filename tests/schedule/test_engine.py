@@ -24,9 +24,6 @@ class Runtime:
 
     settings = Settings(_env_file=None, webhook_timeout_seconds=3, lease_seconds=10)
 
-    def __init__(self) -> None:
-        self.delivery_slots = asyncio.Semaphore(1)
-
 
 def claimed(lease_left: float, config: dict | None = None) -> Claimed:
     kind = ChannelKind.webhook
