@@ -106,8 +106,8 @@ class Runtime:
         return self.db.session(write=False)
 
     async def close(self) -> None:
+        await self.jobs.close()  # jobs running in process get their time to finish first
         await self.delivery_pool.close()
-        await self.jobs.close()
         await self.limiter.close()
         await self.broadcast.close()
         await self.http.aclose()

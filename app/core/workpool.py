@@ -11,7 +11,7 @@ with 8 sends in flight to one receiver: about 180 µs less CPU per send.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import contextvars
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -21,16 +21,21 @@ Call = Callable[[], Awaitable[Any]]
 
 class WorkPool:
     """Calls are taken in the order submitted. Each answers a Future: its result, or its
-    exception. Cancelling a Future before its call starts skips the call; once started,
-    the call runs to its end and its result is dropped."""
+    exception. Cancelling a Future before its call starts skips the call; once started
+    (`started`), the call runs to its end and its result is dropped. A call that raises
+    CancelledError itself cancels its Future; the worker goes on."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[tuple[Call, asyncio.Future[Any]]] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
+        self._running: set[asyncio.Future[Any]] = set()
+        self._closed = False
 
     def submit(self, call: Callable[[], Awaitable[T]]) -> asyncio.Future[T]:
+        if self._closed:
+            raise RuntimeError("The work pool is closed.")
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # first use, or another event loop (tests run several)
             self._start(loop)
@@ -38,36 +43,50 @@ class WorkPool:
         self._queue.put_nowait((call, future))
         return future
 
+    def started(self, future: asyncio.Future[Any]) -> bool:
+        """Whether the call behind `future` is running now."""
+        return future in self._running
+
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop, self._queue = loop, asyncio.Queue()
-        self._workers = [loop.create_task(self._work(self._queue)) for _ in range(self.size)]
+        # Each worker in a context of its own: not the context variables (a job's log
+        # fields) of whichever caller happened to start the pool.
+        self._workers = [
+            loop.create_task(self._work(self._queue), context=contextvars.Context())
+            for _ in range(self.size)
+        ]
 
-    @staticmethod
-    async def _work(queue: asyncio.Queue[tuple[Call, asyncio.Future[Any]]]) -> None:
+    async def _work(self, queue: asyncio.Queue[tuple[Call, asyncio.Future[Any]]]) -> None:
         while True:
             call, future = await queue.get()
             if future.done():  # cancelled while it waited
                 continue
+            self._running.add(future)
             try:
                 result = await call()
             except asyncio.CancelledError:
                 future.cancel()
-                raise
+                if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                    raise  # the pool is closing
+                continue  # the call cancelled itself: this worker goes on
             except Exception as exc:
                 if not future.done():
                     future.set_exception(exc)
                 continue
+            finally:
+                self._running.discard(future)
             if not future.done():
                 future.set_result(result)
 
     async def close(self) -> None:
-        """Stop the workers; calls still waiting are cancelled."""
+        """Stop the workers (a call under way is cancelled); calls still waiting are
+        cancelled. A closed pool takes no more calls."""
+        self._closed = True
         if self._loop is not asyncio.get_running_loop():
             return  # workers of another loop, gone with it
         for worker in self._workers:
             worker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*self._workers, return_exceptions=True)
+        await asyncio.gather(*self._workers, return_exceptions=True)
         while not self._queue.empty():
             self._queue.get_nowait()[1].cancel()
-        self._workers, self._loop = [], None
+        self._workers = []

@@ -93,7 +93,8 @@ async def _perform(
             done, pending = await asyncio.wait(pending, timeout=RECORD_EVERY)
             sent = []
             for send in done:
-                if (result := send.result()) is None:
+                # None: too late to start; cancelled: cut off before any answer.
+                if send.cancelled() or (result := send.result()) is None:
                     given_back.append((claim_of[send], utcnow()))
                     outcomes["given back"] += 1
                 else:
@@ -107,10 +108,14 @@ async def _perform(
     except asyncio.CancelledError:
         # The job was stopped (a shutdown): what went out is recorded all the same, so that
         # the sweep does not send it again. (Recording twice is harmless: the second finds
-        # the lease, its token, gone.) Sends not yet started are dropped; one under way
-        # ends unrecorded, as one cut off mid-send would: the sweep sends it again.
-        for send in pending:
+        # the lease, its token, gone.) Sends not yet started are dropped; those under way
+        # are waited for (at most a send's timeout) and recorded too.
+        under_way = {send for send in pending if pool.started(send)}
+        for send in pending - under_way:
             send.cancel()
+        if under_way:
+            timeout = runtime.settings.webhook_timeout_seconds
+            await asyncio.shield(asyncio.wait(under_way, timeout=timeout))
         finished = [
             (claimed, send.result())
             for send, claimed in unrecorded.items()

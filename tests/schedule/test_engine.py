@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from app.communities.platforms import ChannelKind
 from app.core.db import utcnow
@@ -114,3 +116,55 @@ async def test_claims_at_once_take_disjoint_batches_and_one_record_settles_them_
             assert outcomes == {"done": len(batch.outbound)}
         assert len(await emitted(app, "content.published")) == 4
         assert not await claiming.claim_batch(runtime, None, 8)  # nothing due any more
+
+
+@pytest.mark.both_backends
+async def test_a_stopped_job_records_the_send_under_way(settings: Settings, receiver: Any) -> None:
+    """A job stopped (a shutdown) while its send is on the wire waits for the answer and
+    records it: the sweep must not send it again."""
+    import threading
+
+    from app.schedule import engine
+    from app.schedule.models import Delivery
+    from tests.conftest import (
+        REDIS_URL,
+        http_client,
+        make_org,
+        make_settings,
+        redis_or_skip,
+        running_app,
+    )
+    from tests.receiver import Reply
+    from tests.schedule.conftest import draft, make_studio
+
+    await redis_or_skip()
+    quiet = make_settings(
+        settings.database_url,
+        redis_url=REDIS_URL,
+        queue_name=f"hearth-test:{uuid.uuid4().hex}",
+        outbound_allowed_hosts=["127.0.0.1"],
+    )
+    gate = threading.Event()
+    receiver.script("/slow", Reply(hold=gate))
+    async with running_app(quiet) as app, http_client(app) as client:
+        studio = await make_studio(client, await make_org(client, "Starfall"), kinds=())
+        channel = await client.post(
+            f"/v1/communities/{studio.community_id}/channels",
+            json={"name": "slow", "kind": "webhook", "config": {"url": receiver.url("/slow")}},
+            headers=studio.auth(),
+        )
+        item = await draft(client, studio, channel_ids=[channel.json()["id"]])
+        await client.post(f"/v1/content/{item['id']}/publish", headers=studio.auth())
+        runtime = app.state.runtime
+        async with runtime.read_session() as session:
+            row_id = await session.scalar(select(Delivery.id))
+        job = asyncio.ensure_future(engine.attempt(runtime, row_id))
+        await receiver.wait_for(1, "/slow")  # on the wire, its answer held
+        job.cancel()
+        await asyncio.sleep(0.1)
+        gate.set()  # the receiver answers after the stop
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(job, 5)
+        async with runtime.read_session() as session:
+            row = await session.get_one(Delivery, row_id)
+        assert (row.status, row.lease_until) == ("delivered", None)
