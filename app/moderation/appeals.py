@@ -63,14 +63,10 @@ async def create_appeal(
 
 
 async def get_appeal(session: AsyncSession, actor: Actor, appeal_id: uuid.UUID) -> Appeal:
-    """One appeal: staff (moderator) any of their org's; a member only their own, to see
-    the outcome."""
-    if actor.is_member:
-        mine = Appeal.member_id == actor.member_id
-    else:
-        actor.require(Role.moderator)
-        mine = Appeal.org_id == actor.org_id
-    appeal = await session.scalar(select(Appeal).where(Appeal.id == appeal_id, mine))
+    """One appeal, for its outcome (see `sanctions.seen_by`)."""
+    appeal = await session.scalar(
+        select(Appeal).where(Appeal.id == appeal_id, sanctions.seen_by(actor, Appeal))
+    )
     if appeal is None:
         raise NotFound("No such appeal of yours." if actor.is_member else "No such appeal.")
     return appeal

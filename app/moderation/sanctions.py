@@ -260,21 +260,25 @@ async def get_sanction(
     return sanction
 
 
+def seen_by(actor: Actor, model: type[Sanction] | type[Appeal]) -> Any:
+    """Which sanctions or appeals the caller may read: a member their own, staff
+    (moderator) their organisation's."""
+    if actor.is_member:
+        return model.member_id == actor.member_id
+    actor.require(Role.moderator)
+    return model.org_id == actor.org_id
+
+
 async def get_visible_sanction(
     session: AsyncSession, actor: Actor, sanction_id: uuid.UUID
 ) -> Sanction:
-    """One sanction: staff (moderator) any of their org's; a member only their own."""
-    if actor.is_member:
-        sanction = await session.scalar(
-            select(Sanction).where(
-                Sanction.id == sanction_id, Sanction.member_id == actor.member_id
-            )
-        )
-        if sanction is None:
-            raise NotFound("No such sanction of yours.")
-        return sanction
-    actor.require(Role.moderator)
-    return await get_sanction(session, actor, sanction_id)
+    """One sanction, as `seen_by` the caller."""
+    sanction = await session.scalar(
+        select(Sanction).where(Sanction.id == sanction_id, seen_by(actor, Sanction))
+    )
+    if sanction is None:
+        raise NotFound("No such sanction of yours." if actor.is_member else "No such sanction.")
+    return sanction
 
 
 async def lift(
