@@ -142,7 +142,7 @@ async def test_the_strike_ladder_climbs_and_strikes_decay(
 
 
 async def test_a_banned_member_appeals_and_an_overturn_lifts_the_ban(
-    app: Any, client: httpx.AsyncClient, forum: Forum
+    app: Any, client: httpx.AsyncClient, forum: Forum, other_forum: Forum
 ) -> None:
     rook = await member_id(client, forum, "rook")
     await client.put(
@@ -202,6 +202,7 @@ async def test_a_banned_member_appeals_and_an_overturn_lifts_the_ban(
         assert (await client.get(path, headers=forum.staff())).status_code == 200
         assert (await client.get(path, headers=forum.staff("viewer"))).status_code == 403
         assert (await client.get(path, headers=forum.member("x"))).status_code == 404
+        assert (await client.get(path, headers=other_forum.staff())).status_code == 404
     async with app.state.runtime.read_session() as session:
         strike = (await session.scalars(select(Strike))).one()
     assert strike.voided_at is not None
