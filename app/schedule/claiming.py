@@ -30,11 +30,12 @@ from app.core.db import utcnow
 from app.core.errors import AppError
 from app.core.runtime import Runtime
 from app.schedule import connectors, planning, recording
-from app.schedule.content import to_out
+from app.schedule.content import event_payload
 from app.schedule.models import ContentItem, Delivery
+from app.schedule.recording import RowState
 from app.schedule.render import ChannelRef, render
-from app.schedule.schemas import ContentOut
 
+_deliveries = Delivery.__table__
 _paused = exists().where(Community.id == Delivery.community_id, Community.paused_at.is_not(None))
 
 
@@ -116,9 +117,10 @@ async def claim_batch(runtime: Runtime, first: uuid.UUID | None, size: int) -> B
         }
         lease = now + timedelta(seconds=runtime.settings.lease_seconds)
         # The claim, returning the claimed rows themselves (no second read).
-        rows = list(
-            await session.scalars(
-                update(Delivery)
+        rows = [
+            RowState(*row)
+            for row in await session.execute(
+                update(_deliveries)
                 .where(
                     Delivery.id.in_([d for d, content_id in candidates if content_id in items]),
                     *claimable(now),
@@ -129,10 +131,9 @@ async def claim_batch(runtime: Runtime, first: uuid.UUID | None, size: int) -> B
                     attempts=Delivery.attempts + case((Delivery.action == "send", 1), else_=0),
                     status=case((Delivery.action == "send", "sending"), else_=Delivery.status),
                 )
-                .returning(Delivery)
-                .execution_options(synchronize_session=False, populate_existing=True)
+                .returning(*recording.COLUMNS)
             )
-        )
+        ]
         if not rows:
             return batch
         rows.sort(key=lambda row: (row.next_attempt_at, row.id))
@@ -142,7 +143,9 @@ async def claim_batch(runtime: Runtime, first: uuid.UUID | None, size: int) -> B
                 select(Channel).where(Channel.id.in_({row.channel_id for row in rows}))
             )
         }
-        outs: dict[uuid.UUID, ContentOut] = {}
+        # The item's JSON form, which webhooks carry: once per item of the batch.
+        contents: dict[uuid.UUID, dict[str, Any]] = {}
+        changed: list[RowState] = []
         recorded: dict[uuid.UUID, ContentItem] = {}
         for row in rows:
             assert row.next_attempt_at is not None  # claimable rows have one
@@ -151,21 +154,24 @@ async def claim_batch(runtime: Runtime, first: uuid.UUID | None, size: int) -> B
             if row.action == "send" and item.status not in ("scheduled", "publishing"):
                 # Cancelled, retracted or sent back to draft after this row was due.
                 row.status, row.action, row.next_attempt_at = "skipped", None, None
-                row.lease_until = None
+                row.lease_until, row.updated_at = None, now
+                changed.append(row)
                 batch.count("skipped")
                 continue
             if row.action == "send" and item.status == "scheduled":
                 item.status = "publishing"
-                outs.pop(item.id, None)
-            if item.id not in outs:
-                outs[item.id] = to_out(item)
+                contents.pop(item.id, None)
+            if item.id not in contents:
+                contents[item.id] = event_payload(item)
             channel = channels[row.channel_id]
             task = connectors.Task(
                 delivery_id=row.id,
                 action=row.action,  # type: ignore[arg-type]
                 kind=ChannelKind(channel.kind),
                 config=channel.config,
-                rendered=render(item, outs[item.id], ChannelRef.of(channel), row.action or "send"),
+                rendered=render(
+                    item, contents[item.id], ChannelRef.of(channel), row.action or "send"
+                ),
                 external_id=row.external_id,
                 content_version=item.version,
             )
@@ -178,7 +184,9 @@ async def claim_batch(runtime: Runtime, first: uuid.UUID | None, size: int) -> B
                 batch.outbound.append(Claimed(task, lease, channel.id, item.id))
                 continue
             batch.count(await recording.apply(session, runtime, row, item, result))
+            changed.append(row)
             recorded[item.id] = item
+        await recording.write(session, changed)
         await recording.settle(session, list(recorded.values()))
     return batch
 

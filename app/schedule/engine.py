@@ -31,6 +31,7 @@ from app.core.runtime import Runtime
 from app.schedule import claiming, connectors, planning, recording
 from app.schedule.claiming import Claimed
 from app.schedule.models import ContentItem, Delivery
+from app.schedule.recording import RowState
 
 log = structlog.get_logger("hearth.schedule")
 
@@ -196,18 +197,15 @@ async def _record(
                 .with_for_update()
             )
         }
-        rows = {
-            row.id: row
-            for row in await session.scalars(
-                select(Delivery)
-                .where(Delivery.id.in_([claimed.task.delivery_id for claimed in claims]))
-                .order_by(Delivery.id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        }
+        locked = await session.execute(
+            select(*recording.COLUMNS)
+            .where(Delivery.id.in_([claimed.task.delivery_id for claimed in claims]))
+            .order_by(Delivery.id)
+            .with_for_update()
+        )
+        rows = {row.id: row for row in (RowState(*columns) for columns in locked)}
 
-        def still_ours(claimed: Claimed) -> Delivery | None:
+        def still_ours(claimed: Claimed) -> RowState | None:
             row = rows.get(claimed.task.delivery_id)
             if row is None or claimed.content_id not in items:
                 outcomes["gone"] += 1  # deleted (with its content or channel) meanwhile
@@ -220,15 +218,19 @@ async def _record(
             return row
 
         now = utcnow()
+        changed: list[RowState] = []
         for claimed, due in given_back:
             if (row := still_ours(claimed)) is not None:
                 recording.give_back(session, row, due, now)
+                changed.append(row)
         recorded: dict[uuid.UUID, ContentItem] = {}
         for claimed, result in sent:
             if (row := still_ours(claimed)) is not None:
                 item = items[claimed.content_id]
                 outcomes[await recording.apply(session, runtime, row, item, result)] += 1
+                changed.append(row)
                 recorded[item.id] = item
+        await recording.write(session, changed)
         await recording.settle(session, recorded.values())
     return outcomes
 

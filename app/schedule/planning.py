@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,9 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound
 from app.schedule.connectors import NOT_EDITABLE
 from app.schedule.models import ContentItem, Delivery
+
+if TYPE_CHECKING:
+    from app.schedule.recording import RowState
 
 DELIVER_JOB = "deliver_content"
 # Work due within this many seconds is queued now as a deferred job; later work is queued
@@ -40,11 +44,13 @@ def request_for(delivery_id: uuid.UUID, due: datetime, now: datetime) -> jobs.Jo
     )
 
 
-def enqueue(session: AsyncSession, delivery: Delivery, now: datetime) -> None:
-    """Queue the row's next action after commit, if it is due soon."""
-    if delivery.next_attempt_at is None:
+def enqueue(
+    session: AsyncSession, delivery_id: uuid.UUID, due: datetime | None, now: datetime
+) -> None:
+    """Queue the row's next action (due at `due`) after commit, if it is due soon."""
+    if due is None:
         return
-    request = request_for(delivery.id, delivery.next_attempt_at, now)
+    request = request_for(delivery_id, due, now)
     if request is not None:
         jobs.defer(
             session, request.name, *request.args, job_id=request.job_id, defer_by=request.defer_by
@@ -93,7 +99,7 @@ async def plan_send(session: AsyncSession, item: ContentItem, due_at: datetime) 
         row.updated_at = now
     await session.flush()
     for row in await session.scalars(select(Delivery).where(Delivery.content_id == item.id)):
-        enqueue(session, row, now)
+        enqueue(session, row.id, row.next_attempt_at, now)
 
 
 async def unschedule(session: AsyncSession, item: ContentItem) -> None:
@@ -123,10 +129,10 @@ async def follow_up(session: AsyncSession, item: ContentItem, action: str) -> No
         else:
             continue
         row.updated_at = now
-        enqueue(session, row, now)
+        enqueue(session, row.id, row.next_attempt_at, now)
 
 
-def start_follow_up(row: Delivery, action: str, now: datetime) -> None:
+def start_follow_up(row: Delivery | RowState, action: str, now: datetime) -> None:
     kind = ChannelKind(row.channel_kind)
     if kind in NOT_EDITABLE:
         # The platform cannot do it; the row says so instead of retrying forever.
@@ -166,7 +172,7 @@ async def retry(session: AsyncSession, actor: Actor, delivery_id: uuid.UUID) -> 
     row.status, row.action, row.next_attempt_at = "pending", "send", now
     row.action_attempts, row.lease_until, row.last_error, row.updated_at = 0, None, None, now
     item.status = "publishing"
-    enqueue(session, row, now)
+    enqueue(session, row.id, row.next_attempt_at, now)
     await session.flush()
     await audit.record(
         session,

@@ -12,7 +12,6 @@ from slackify_markdown import slackify_markdown
 from app.communities.platforms import PROFILES, ChannelKind
 from app.core.text import render_markdown
 from app.schedule.models import ContentItem
-from app.schedule.schemas import ContentOut
 
 # Webhook event types a content delivery sends, by the delivery's action.
 WEBHOOK_EVENTS = {
@@ -60,8 +59,10 @@ def variant(item: ContentItem, channel_id: uuid.UUID) -> tuple[str, str]:
 
 
 def render(
-    item: ContentItem, out: ContentOut, channel: ChannelRef, action: str = "send"
+    item: ContentItem, content: dict[str, Any], channel: ChannelRef, action: str = "send"
 ) -> Rendered:
+    """What `channel` gets of `item`; `content` is the item's JSON form (its events'
+    payload), which webhooks carry: taken once per item, however many channels it goes to."""
     title, body = variant(item, channel.id)
     if channel.kind == ChannelKind.discord:
         # Discord's Markdown takes CommonMark's emphasis, links and lists; the title leads
@@ -78,7 +79,7 @@ def render(
         return Rendered(channel.id, channel.kind, title, text, {"text": text})
     if channel.kind == ChannelKind.webhook:
         data = {
-            "content": out.model_dump(mode="json"),
+            "content": content,
             "variant": {"title": title, "body": body, "body_html": body_html(item, body)},
             "channel_id": str(channel.id),
         }

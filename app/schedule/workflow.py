@@ -23,7 +23,7 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, RuleViolation, ValidationFailed
 from app.forum import categories
 from app.schedule import checks, content, planning, recurrence
-from app.schedule.content import conflict_with_status, event_payload, to_out
+from app.schedule.content import conflict_with_status, event_payload
 from app.schedule.models import ContentItem, Delivery
 from app.schedule.render import ChannelRef, render
 from app.schedule.schemas import CheckResult, ContentCreate, ContentUpdate, PreviewOut
@@ -91,12 +91,12 @@ async def _context(session: AsyncSession, item: ContentItem) -> checks.Context:
         for channel in await session.scalars(select(Channel).where(Channel.id.in_(ids)))
     }
     refs = [ChannelRef.of(found[cid]) for cid in ids if cid in found]
-    out = to_out(item)
+    content_json = event_payload(item)
     return checks.Context(
         tone=community.tone,
         locales=community.locales,
         channels=refs,
-        rendered={ref.id: render(item, out, ref) for ref in refs},
+        rendered={ref.id: render(item, content_json, ref) for ref in refs},
         categories={str(cid) for cid in await categories.category_ids(session, community.id)},
     )
 

@@ -32,7 +32,7 @@ from app.main import build_runtime
 from app.orgs import service as org_service
 from app.orgs.schemas import OrgCreate
 from app.schedule import workflow
-from app.schedule.content import to_out
+from app.schedule.content import event_payload
 from app.schedule.models import ContentItem, Delivery
 from app.schedule.render import ChannelRef, render
 from app.schedule.schemas import ContentCreate
@@ -194,7 +194,7 @@ async def bodies(
         item.status = "publishing"
         item.approved_by = item.approved_by or world.actor.key_id
         item.publish_at = item.publish_at or utcnow().replace(microsecond=0)
-        content = to_out(item)
+        content = event_payload(item)
         for t in targets:
             ref = ChannelRef(t.id, ChannelKind.webhook, t.name, t.config, True)
             payload = render(item, content, ref, "send").payload
