@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpcore
 import httpx
 
 from app.communities.platforms import PROFILES, ChannelKind
@@ -33,13 +34,15 @@ class OutgoingMessage:
 
 @dataclass(frozen=True)
 class Transport:
-    http: httpx.AsyncClient
+    http: httpcore.AsyncConnectionPool
     policy: outbound.OutboundPolicy
     timeout: float
 
     @classmethod
     def of(cls, runtime: Runtime) -> Transport:
-        return cls(runtime.http, runtime.outbound, runtime.settings.webhook_timeout_seconds)
+        return cls(
+            runtime.outbound_http, runtime.outbound, runtime.settings.webhook_timeout_seconds
+        )
 
 
 def check_length(kind: ChannelKind, message: OutgoingMessage) -> None:

@@ -5,6 +5,12 @@ multicast, reserved or otherwise non-global address, IPv4-mapped IPv6 included) 
 is registered and at every send; the connection is then pinned to the checked address, so a
 DNS answer that changes between check and connect (rebinding) cannot redirect it. Hosts and
 networks listed in `HEARTH_OUTBOUND_ALLOWED_HOSTS` are exempt (self-hosted receivers, tests).
+
+Sends go through httpcore's connection pool (`new_pool`), the transport under httpx, without
+httpx's client on top: a send needs none of its cookies, redirects, authentication or
+content decoding, and that layer cost about a quarter of a webhook's CPU time (110 µs of
+450, measured against a local receiver). No cookie jar also means nothing one receiver sets
+can ride along to another.
 """
 
 from __future__ import annotations
@@ -15,16 +21,20 @@ import ipaddress
 import random
 import re
 import socket
+import ssl
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 
+import httpcore
 import httpx
 import structlog
 
+from app import __version__
 from app.core.errors import RuleViolation
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -191,8 +201,26 @@ class Answer:
         return 200 <= self.status_code < 300
 
 
+USER_AGENT = f"Hearth/{__version__} (+https://hearth.dev)".encode()
+# Every way httpcore reports a receiver that could not be reached or spoke broken HTTP.
+TRANSPORT_ERRORS = (
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.UnsupportedProtocol,
+    httpcore.ConnectionNotAvailable,
+)
+_STEPS = ("connect", "read", "write", "pool")  # httpcore's timeouts, each set to the whole
+
+
+def new_pool(tls: ssl.SSLContext) -> httpcore.AsyncConnectionPool:
+    """The connections of a process's sends: kept alive per address, at most 100 open."""
+    return httpcore.AsyncConnectionPool(
+        ssl_context=tls, max_connections=100, max_keepalive_connections=20
+    )
+
+
 async def post(
-    client: httpx.AsyncClient,
+    pool: httpcore.AsyncConnectionPool,
     url: str,
     policy: OutboundPolicy,
     *,
@@ -203,41 +231,42 @@ async def post(
     method: str = "POST",
 ) -> Answer:
     """POST (or `method`) to `url`, connecting only to the address that passed the check.
+    Redirects are answers like any other: never followed (the target was not checked).
 
-    `timeout` bounds the whole exchange (DNS, connect, send, answer): httpx's own timeouts
+    `timeout` bounds the whole exchange (DNS, connect, send, answer): httpcore's own timeouts
     are per step, and a receiver trickling its answer must not outlive a delivery's lease.
-    Raises TimeoutError, httpx.HTTPError or UnsafeURL.
+    Raises TimeoutError, httpcore.TimeoutException, one of TRANSPORT_ERRORS or UnsafeURL.
     """
     async with asyncio.timeout(timeout):
         target = parse_target(url)
         address = await resolve_checked(target, policy)
-        request = client.build_request(
+        tls = target.scheme == "https"
+        request_headers = [
+            (b"Host", _host_header(target).encode()),
+            (b"User-Agent", USER_AGENT),
+            *([(b"Content-Type", b"application/json")] if content else []),
+            # The pool is keyed by address, not host name: a kept-alive TLS connection could
+            # otherwise serve another host on the same address without its certificate
+            # being checked. Plain HTTP checks nothing per host: keep it.
+            *([(b"Connection", b"close")] if tls else []),
+            *((name.encode(), value.encode()) for name, value in headers.items()),
+        ]
+        extensions: dict[str, Any] = {"timeout": dict.fromkeys(_STEPS, timeout)}
+        if tls:  # TLS still verifies the certificate against the real host name.
+            extensions["sni_hostname"] = target.host
+        async with pool.stream(
             method,
-            _pinned(target, address),
-            content=content,
-            headers={
-                "Host": _host_header(target),
-                **({"Content-Type": "application/json"} if content else {}),
-                # The pool is keyed by address, not host name: a kept-alive TLS connection
-                # could otherwise serve another host on the same address without its
-                # certificate being checked. Plain HTTP checks nothing per host: keep it.
-                **({"Connection": "close"} if target.scheme == "https" else {}),
-                **headers,
-            },
-            timeout=timeout,
-            # TLS still verifies the certificate against the real host name.
-            extensions={"sni_hostname": target.host} if target.scheme == "https" else {},
-        )
-        response = await client.send(request, stream=True, follow_redirects=False)
-        try:
+            str(_pinned(target, address)),
+            headers=request_headers,
+            content=content or None,
+            extensions=extensions,
+        ) as response:
             body = bytearray()
-            async for chunk in response.aiter_bytes():
+            async for chunk in response.aiter_stream():
                 body += chunk
                 if len(body) >= max_body:
                     break
-        finally:
-            await response.aclose()
-    return Answer(response.status_code, response.headers, bytes(body[:max_body]))
+    return Answer(response.status, httpx.Headers(response.headers), bytes(body[:max_body]))
 
 
 @dataclass(frozen=True)
@@ -266,7 +295,7 @@ class Outcome:
 
 
 async def send(
-    client: httpx.AsyncClient,
+    pool: httpcore.AsyncConnectionPool,
     url: str,
     policy: OutboundPolicy,
     *,
@@ -285,7 +314,7 @@ async def send(
 
     try:
         answer = await post(
-            client,
+            pool,
             url,
             policy,
             content=content,
@@ -296,9 +325,9 @@ async def send(
         )
     except UnsafeURL as exc:
         return failed(exc.detail, blocked=True)
-    except (TimeoutError, httpx.TimeoutException):
+    except (TimeoutError, httpcore.TimeoutException):
         return failed(f"No answer within {timeout:g} s.")
-    except httpx.HTTPError as exc:
+    except TRANSPORT_ERRORS as exc:
         return failed(f"Could not reach the receiver: {exc.__class__.__name__}: {exc}")
     except Exception as exc:  # a bug must not leave a claimed delivery unrecorded
         log.exception("outbound_send_failed", url=url)

@@ -1,4 +1,4 @@
-"""What a running process holds: settings, database, HTTP client, job queue, authenticators.
+"""What a running process holds: settings, database, HTTP clients, job queue, authenticators.
 
 The API (`app.main`) and the arq worker (`app.worker`) each build one `Runtime`; services get
 what they need from it explicitly.
@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import TYPE_CHECKING
 
+import httpcore
 import httpx
 import structlog
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import __version__
 from app.core.auth import Actor, Authenticator, forgets
 from app.core.broadcast import (
     Broadcaster,
@@ -32,7 +32,7 @@ from app.core.broadcast import (
 from app.core.cache import TTLCache
 from app.core.db import RETRYABLE_SQLSTATES, Database, retry_later
 from app.core.jobs import JobQueue, enqueue_all, take_deferred
-from app.core.outbound import OutboundPolicy
+from app.core.outbound import USER_AGENT, OutboundPolicy, new_pool
 from app.core.ratelimit import RateLimiter
 from app.core.workpool import WorkPool
 from app.settings import Settings
@@ -47,6 +47,7 @@ log = structlog.get_logger("hearth.runtime")
 class Runtime:
     settings: Settings
     db: Database
+    # Hearth's calls to services it is configured with (the toxicity scorer).
     http: httpx.AsyncClient
     jobs: JobQueue
     authenticators: Sequence[Authenticator] = ()
@@ -57,6 +58,8 @@ class Runtime:
     broadcast: Broadcaster = field(init=False)
     live_sockets: Counter[str] = field(default_factory=Counter)
     outbound: OutboundPolicy = field(init=False)
+    # The connections of sends to user-supplied URLs (channels, webhooks): `core.outbound`.
+    outbound_http: httpcore.AsyncConnectionPool = field(init=False)
     limiter: RateLimiter = field(init=False)
     # Verified member tokens → their Actor, for a few seconds (HEARTH_MEMBER_TOKEN_CACHE_SECONDS).
     token_cache: TTLCache[str, Actor] = field(init=False)
@@ -65,6 +68,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.outbound = OutboundPolicy.from_entries(self.settings.outbound_allowed_hosts)
+        self.outbound_http = new_pool(tls_context())
         self.limiter = RateLimiter.for_settings(self.settings)
         self.token_cache = TTLCache()
         self.delivery_pool = WorkPool(self.settings.delivery_concurrency)
@@ -111,6 +115,7 @@ class Runtime:
         await self.limiter.close()
         await self.broadcast.close()
         await self.http.aclose()
+        await self.outbound_http.aclose()
         await self.db.dispose()
 
 
@@ -122,15 +127,13 @@ def tls_context() -> ssl.SSLContext:
 
 
 def new_http_client() -> httpx.AsyncClient:
-    # Redirects are never followed: a 3xx from a receiver is a failed delivery, and following
-    # it would skip the SSRF check on the redirect target. Cookies are never kept: one client
-    # serves every tenant's receivers, and sends go to pinned addresses, so a cookie one
-    # receiver set would ride along to any other receiver on the same address.
+    """For the services an operator configures (the toxicity scorer); sends to URLs users
+    supply go through `outbound` instead. Neither follows redirects nor keeps cookies."""
     return httpx.AsyncClient(
         verify=tls_context(),
         follow_redirects=False,
         cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
-        headers={"User-Agent": f"Hearth/{__version__} (+https://hearth.dev)"},
+        headers={"User-Agent": USER_AGENT.decode()},
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
     )
 

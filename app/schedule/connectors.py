@@ -80,7 +80,7 @@ async def perform(runtime: Runtime, task: Task) -> Result:
         )
     url, method, body, headers = _request(task)
     outcome = await outbound.send(
-        runtime.http,
+        runtime.outbound_http,
         url,
         runtime.outbound,
         content=body,

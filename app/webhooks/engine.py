@@ -160,7 +160,7 @@ async def _claim(runtime: Runtime, delivery_id: uuid.UUID) -> _Claimed | None:
 async def _send(runtime: Runtime, claimed: _Claimed) -> outbound.Outcome:
     body = claimed.payload.encode()
     outcome = await outbound.send(
-        runtime.http,
+        runtime.outbound_http,
         claimed.url,
         runtime.outbound,
         content=body,

@@ -5,12 +5,11 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-import httpx
 import pytest
 
 from app.core import outbound
 from app.core.outbound import OutboundPolicy, UnsafeURL
-from app.core.runtime import new_http_client
+from app.core.runtime import tls_context
 from tests.receiver import Receiver, Reply
 
 STRICT = OutboundPolicy.from_entries([])
@@ -91,9 +90,9 @@ async def test_send_connects_to_the_checked_address_with_the_original_host_heade
     receiver = Receiver()
     try:
         policy = OutboundPolicy.from_entries(["127.0.0.1"])
-        async with httpx.AsyncClient() as client:
+        async with outbound.new_pool(tls_context()) as pool:
             response = await outbound.post(
-                client,
+                pool,
                 receiver.url("/x", host="localhost"),
                 policy,
                 content=b"{}",
@@ -104,9 +103,9 @@ async def test_send_connects_to_the_checked_address_with_the_original_host_heade
         (request,) = receiver.received("/x")
         assert request.headers["host"] == f"localhost:{receiver.port}"
         with pytest.raises(UnsafeURL):
-            async with httpx.AsyncClient() as client:
+            async with outbound.new_pool(tls_context()) as pool:
                 await outbound.post(
-                    client,
+                    pool,
                     receiver.url("/x", host="localhost"),
                     STRICT,
                     content=b"{}",
@@ -133,21 +132,18 @@ def test_retry_after_parsing(header: str | None, seconds: float | None) -> None:
 
 
 async def test_a_receivers_cookie_is_never_sent_to_another_receiver() -> None:
-    """One client serves every tenant's receivers on pinned addresses: a cookie set by one
+    """One pool serves every tenant's receivers on pinned addresses: a cookie set by one
     receiver must not ride along to the next (nor back to the same one)."""
     receiver = Receiver()
     try:
         receiver.script("/a", then=Reply(headers={"Set-Cookie": "session=tenant-a; Path=/"}))
         policy = OutboundPolicy.from_entries(["127.0.0.1"])
-        client = new_http_client()
-        try:
+        async with outbound.new_pool(tls_context()) as pool:
             for path in ("/a", "/b", "/a"):
                 answer = await outbound.post(
-                    client, receiver.url(path), policy, content=b"{}", headers={}, timeout=5
+                    pool, receiver.url(path), policy, content=b"{}", headers={}, timeout=5
                 )
                 assert answer.ok
-        finally:
-            await client.aclose()
         sent = receiver.received()
         assert [r.path for r in sent] == ["/a", "/b", "/a"]
         assert all("cookie" not in {name.lower() for name in r.headers} for r in sent)
