@@ -138,10 +138,20 @@ def new_http_client() -> httpx.AsyncClient:
     )
 
 
+# Allocations between two young-generation collections (Python's default: 700).
+YOUNG_COLLECTION_EVERY = 20_000
+
+
 def freeze_startup_heap() -> None:
     """Take what starting up allocated (modules, the app, compiled statements: some 200,000
     objects) out of the garbage collector's full passes, which would otherwise walk them
     again and again for the life of the process (a tenth of a delivery's CPU time). Only for
-    the processes `hearth serve` and `hearth worker` start: frozen objects are never freed."""
+    the processes `hearth serve` and `hearth worker` start: frozen objects are never freed.
+
+    Young collections are made rarer too. A request or a send allocates thousands of
+    objects that reference counting frees at once; what a collection walks is what is
+    alive at that moment (batches in flight), so walking it every 700 allocations cost a
+    delivery worker some 30 µs per send for no garbage found."""
     gc.collect()
     gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
