@@ -213,9 +213,12 @@ _STEPS = ("connect", "read", "write", "pool")  # httpcore's timeouts, each set t
 
 
 def new_pool(tls: ssl.SSLContext) -> httpcore.AsyncConnectionPool:
-    """The connections of a process's sends: kept alive per address, at most 100 open."""
+    """The connections of a process's sends, at most 100 open. Plain-HTTP connections are
+    kept alive per address for 5 s (TLS ones are closed after each send, see `post`).
+    Sends connect straight to the checked address: no proxy from the environment applies
+    (a proxy would resolve the name again, past the check)."""
     return httpcore.AsyncConnectionPool(
-        ssl_context=tls, max_connections=100, max_keepalive_connections=20
+        ssl_context=tls, max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0
     )
 
 
@@ -242,8 +245,12 @@ async def post(
         address = await resolve_checked(target, policy)
         tls = target.scheme == "https"
         request_headers = [
-            (b"Host", _host_header(target).encode()),
+            (b"Host", _host_header(target)),
             (b"User-Agent", USER_AGENT),
+            (b"Accept", b"*/*"),
+            # The answer is kept as sent (for the delivery log, a Discord message id):
+            # nothing here would decompress it.
+            (b"Accept-Encoding", b"identity"),
             *([(b"Content-Type", b"application/json")] if content else []),
             # The pool is keyed by address, not host name: a kept-alive TLS connection could
             # otherwise serve another host on the same address without its certificate
@@ -347,9 +354,10 @@ def _pinned(target: httpx.URL, address: IPAddress) -> httpx.URL:
     return target.copy_with(host=str(address))
 
 
-def _host_header(url: httpx.URL) -> str:
-    host = url.host if ":" not in url.host else f"[{url.host}]"
-    return host if url.port is None else f"{host}:{url.port}"
+def _host_header(url: httpx.URL) -> bytes:
+    """The Host header of the original URL: its name in ASCII (punycode), with the port."""
+    host = url.raw_host if b":" not in url.raw_host else b"[%b]" % url.raw_host
+    return host if url.port is None else b"%b:%d" % (host, url.port)
 
 
 _DELTA_SECONDS = re.compile(r"[0-9]{1,10}")

@@ -169,7 +169,7 @@ async def _failed(
 async def settle(session: AsyncSession, items: Iterable[ContentItem]) -> None:
     """Once no row of a publishing item waits, its status follows its rows: published,
     partially published or failed (and the matching event goes out, once). One query for
-    all the items of a batch."""
+    all the items of a batch, so the batch's rows must be written (`write`) first."""
     publishing = {item.id: item for item in items if item.status == "publishing"}
     if not publishing:
         return

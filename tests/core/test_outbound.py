@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+import httpx
 import pytest
 
 from app.core import outbound
@@ -174,3 +175,15 @@ async def test_a_name_is_resolved_once_a_while_and_still_checked_every_time(
     await outbound.check_url("http://localhost:8080/hook", allowed)
     await outbound.check_url("http://localhost:8080/hook", allowed)
     assert lookups == ["localhost"] * 3  # expired at once: asked again each time
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("http://localhost:8080/x", b"localhost:8080"),
+        ("https://bücher.example/x", b"xn--bcher-kva.example"),  # a name in ASCII (punycode)
+        ("http://[::1]:9/x", b"[::1]:9"),
+    ],
+)
+def test_the_host_header_names_the_original_host(url: str, host: bytes) -> None:
+    assert outbound._host_header(httpx.URL(url)) == host
