@@ -47,6 +47,22 @@ LATEST_VISIBLE_POST = {
 }
 
 
+def reaction_total(reactions: dict[str, int] | None) -> int:
+    """A post's reactions, all emoji together."""
+    return sum((reactions or {}).values())
+
+
+async def follow_post_status(
+    session: AsyncSession, thread: Thread, post: Post, status: str
+) -> None:
+    """Set a post's status: an opening post carries its whole thread; a reply moves the
+    thread's counters and pointers (`follow_reply_status`)."""
+    if thread.first_post_id == post.id:
+        post.status = thread.status = status
+    else:
+        await follow_reply_status(session, thread, post, status)
+
+
 async def follow_reply_status(
     session: AsyncSession, thread: Thread, post: Post, status: str
 ) -> None:
@@ -55,7 +71,7 @@ async def follow_reply_status(
     caller holds the post's lock. Counters and pointer move in SQL, conditionally, so a
     reply committing meanwhile is never overwritten."""
     was, post.status = post.status, status
-    reactions = sum((post.reactions or {}).values())
+    reactions = reaction_total(post.reactions)
     if status != "visible" and thread.accepted_post_id == post.id:
         thread.accepted_post_id, post.is_answer = None, False
     if was == "visible" and status != "visible":

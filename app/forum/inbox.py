@@ -52,6 +52,15 @@ def rank_at(asked_at: datetime, sentiment_score: float, reactions: int) -> datet
     )
 
 
+def wants(thread: Thread) -> bool:
+    """Whether the thread belongs in the staff inbox: a question a member asked, in view."""
+    return (
+        thread.kind == "question"
+        and thread.author_member_id is not None
+        and thread.status == "visible"
+    )
+
+
 def open_item(session: AsyncSession, thread: Thread, sentiment_score: float) -> InboxItem:
     item = InboxItem(
         org_id=thread.org_id,

@@ -37,7 +37,7 @@ from app.forum.access import (
     visible_clause,
     visible_to_member,
 )
-from app.forum.counters import bump, follow_reply_status
+from app.forum.counters import bump, follow_post_status, reaction_total
 from app.forum.members import (
     MEMBER_STANDING,
     STANDING_COLUMNS,
@@ -385,12 +385,10 @@ async def edit_post(
         target_type="post",
         target_id=post.id,
     )
-    if post.status == "visible" and enforce.status_for(verdict) != "visible":
+    screened = enforce.status_for(verdict)
+    if post.status == "visible" and screened != "visible":
         # Taken out of view until a moderator approves it; the thread follows.
-        if thread.first_post_id == post.id:
-            post.status = thread.status = enforce.status_for(verdict)
-        else:
-            await follow_reply_status(session, thread, post, enforce.status_for(verdict))
+        await follow_post_status(session, thread, post, screened)
     mood = sentiment(data.body)
     post.body = data.body
     post.body_html = render_markdown(data.body)
@@ -398,7 +396,7 @@ async def edit_post(
     post.edited_at = utcnow()
     if thread.first_post_id == post.id:
         await inbox.rerank(
-            session, thread, sentiment_score=mood.score, reactions=_count(post.reactions)
+            session, thread, sentiment_score=mood.score, reactions=reaction_total(post.reactions)
         )
     await session.flush()
     await enforce.record(
@@ -454,10 +452,7 @@ async def delete_post(
     )
     opening = thread.first_post_id == post.id
     thread_was = thread.status
-    if opening:
-        post.status = thread.status = "removed"  # the opening post carries the thread
-    else:
-        await follow_reply_status(session, thread, post, "removed")
+    await follow_post_status(session, thread, post, "removed")
     await session.flush()
     if actor.is_staff:  # a member removing their own post is not audited
         await _audit(
@@ -478,10 +473,6 @@ async def delete_post(
     await events.emit(session, actor.org_id, "post.deleted", event_payload(post))
     if opening:
         await events.emit(session, actor.org_id, "thread.updated", event_payload(thread))
-
-
-def _count(reactions: dict[str, int] | None) -> int:
-    return sum((reactions or {}).values())
 
 
 async def set_reaction(
@@ -535,9 +526,9 @@ async def recount(session: AsyncSession, posts: list[Post]) -> None:
             .group_by(Reaction.emoji)
             .order_by(func.count().desc(), Reaction.emoji)
         )
-        before = _count(post.reactions)
+        before = reaction_total(post.reactions)
         post.reactions = {emoji: count for emoji, count in rows}
-        delta = _count(post.reactions) - before
+        delta = reaction_total(post.reactions) - before
         await bump(session, post.thread_id, reactions=delta)
         thread = await session.get_one(Thread, post.thread_id)
         if thread.first_post_id == post.id:
@@ -545,7 +536,7 @@ async def recount(session: AsyncSession, posts: list[Post]) -> None:
                 session,
                 thread,
                 sentiment_score=post.sentiment_score,
-                reactions=_count(post.reactions),
+                reactions=reaction_total(post.reactions),
             )
     await session.flush()
 

@@ -8,7 +8,6 @@ the person: name and external id are removed, reactions are deleted, and bylines
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,11 +22,6 @@ from app.forum.posts import recount
 from app.forum.schemas import MemberExport
 from app.moderation import privacy as moderation_privacy
 from app.webhooks import service as webhooks_service
-
-
-def _plain(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
-    return {field: getattr(row, field) for field in fields}
-
 
 THREAD_FIELDS = ("id", "community_id", "category_id", "kind", "title", "status", "created_at")
 POST_FIELDS = (
@@ -53,9 +47,11 @@ async def export_member(session: AsyncSession, actor: Actor, member_id: uuid.UUI
     return MemberExport(
         exported_at=utcnow(),
         member=to_out(member, counts.get(member.id, 0)),
-        threads=[_plain(t, THREAD_FIELDS) for t in threads],
-        posts=[_plain(p, POST_FIELDS) for p in posts],
-        reactions=[_plain(r, ("post_id", "emoji", "created_at")) for r in reactions],
+        threads=[moderation_privacy.fields_of(t, THREAD_FIELDS) for t in threads],
+        posts=[moderation_privacy.fields_of(p, POST_FIELDS) for p in posts],
+        reactions=[
+            moderation_privacy.fields_of(r, ("post_id", "emoji", "created_at")) for r in reactions
+        ],
         moderation=await moderation_privacy.export(session, member.id),
     )
 

@@ -113,7 +113,7 @@ async def create_thread(
     session.add(thread)
     await session.flush()  # the thread row first: the post refers to it
     session.add(opening)
-    if data.kind == "question" and actor.is_member and status == "visible":
+    if inbox.wants(thread):
         inbox.open_item(session, thread, opening.sentiment_score)
     await session.flush()
     await enforce.record(

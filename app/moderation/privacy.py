@@ -51,17 +51,18 @@ async def export(session: AsyncSession, member_id: uuid.UUID) -> dict[str, list[
     )
     return {
         "reports_filed": [
-            _fields(r, ("target_type", "target_id", "reason", "note", "outcome", "created_at"))
+            fields_of(r, ("target_type", "target_id", "reason", "note", "outcome", "created_at"))
             for r in reports
         ],
         "sanctions": [
-            _fields(s, ("kind", "reason", "starts_at", "ends_at", "lifted_at", "lifted_reason"))
+            fields_of(s, ("kind", "reason", "starts_at", "ends_at", "lifted_at", "lifted_reason"))
             for s in sanctions
         ],
-        "strikes": [_fields(s, ("reason", "created_at", "voided_at")) for s in strikes],
-        "appeals": [_fields(a, ("statement", "status", "note", "created_at")) for a in appeals],
+        "strikes": [fields_of(s, ("reason", "created_at", "voided_at")) for s in strikes],
+        "appeals": [fields_of(a, ("statement", "status", "note", "created_at")) for a in appeals],
     }
 
 
-def _fields(row: Any, names: tuple[str, ...]) -> dict[str, Any]:
+def fields_of(row: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """The named columns of a row, for an export (the forum's export uses it too)."""
     return {name: getattr(row, name) for name in names}

@@ -24,7 +24,7 @@ from app.core.errors import AppError, Conflict, NotFound
 from app.core.pagination import CursorShape, Keyset, PageParams, Window, paginate
 from app.core.text import excerpt
 from app.forum import inbox
-from app.forum.counters import follow_reply_status
+from app.forum.counters import follow_post_status
 from app.forum.members import current_status
 from app.forum.models import InboxItem, Member, Post, Thread
 from app.moderation import notices, queue, sanctions, strikes
@@ -278,10 +278,7 @@ async def _act_on_target(
     thread = await session.get_one(Thread, post.thread_id)
     if status == "removed":
         post.removed_at = utcnow()
-    if thread.first_post_id == post.id:
-        post.status = thread.status = status  # the opening post carries its thread
-    else:
-        await follow_reply_status(session, thread, post, status)
+    await follow_post_status(session, thread, post, status)
     return {"status": was}, {"status": status}
 
 
@@ -293,7 +290,7 @@ async def _follow_inbox(
     if thread.status != "visible":
         await inbox.resolve_for_thread(session, thread.id, by_key_id=actor.key_id)
         return
-    if thread.kind != "question" or thread.author_member_id is None or opening is None:
+    if not inbox.wants(thread) or opening is None:
         return
     waiting = await session.scalar(select(InboxItem.id).where(InboxItem.thread_id == thread.id))
     if waiting is None:

@@ -136,11 +136,11 @@ async def follow_sanctions(session: AsyncSession, member: Member, now: datetime)
     )
 
 
-async def lock_member(session: AsyncSession, member_id: uuid.UUID) -> None:
+async def lock_member(session: AsyncSession, member_id: uuid.UUID) -> Member:
     """Writers of a member's sanctions and strikes take the member first: two at once
     would each compute the status (or count the strikes) from what the other has not yet
-    written."""
-    await session.execute(select(Member.id).where(Member.id == member_id).with_for_update())
+    written. Returns the member, read under the lock."""
+    return await session.get_one(Member, member_id, with_for_update=True)
 
 
 def sanction_payload(sanction: Sanction) -> dict[str, Any]:
@@ -296,7 +296,7 @@ async def end(session: AsyncSession, sanction: Sanction, *, reason: str, by: aud
         raise Conflict("This sanction was already lifted.")
     if sanction.ends_at is not None and sanction.ends_at <= now:
         raise Conflict("This sanction has already ended.")
-    await lock_member(session, sanction.member_id)
+    member = await lock_member(session, sanction.member_id)
     sanction.lifted_at, sanction.lifted_reason = now, reason
     await session.flush()
     await events.emit(session, sanction.org_id, "sanction.lifted", sanction_payload(sanction))
@@ -312,7 +312,6 @@ async def end(session: AsyncSession, sanction: Sanction, *, reason: str, by: aud
         after={"sanction_id": sanction.id, "active": False},
         reason=reason,
     )
-    member = await session.get_one(Member, sanction.member_id)
     await follow_sanctions(session, member, now)
     return sanction
 
@@ -336,10 +335,9 @@ async def expire_due(session: AsyncSession, now: datetime | None = None) -> int:
         )
     )
     for sanction in due:
-        await lock_member(session, sanction.member_id)
+        member = await lock_member(session, sanction.member_id)
         sanction.expired_at = now
         await events.emit(session, sanction.org_id, "sanction.expired", sanction_payload(sanction))
-        member = await session.get_one(Member, sanction.member_id)
         await follow_sanctions(session, member, now)
     return len(due)
 

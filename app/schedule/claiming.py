@@ -35,7 +35,6 @@ from app.schedule.models import ContentItem, Delivery
 from app.schedule.recording import RowState
 from app.schedule.render import ChannelRef, render
 
-_deliveries = Delivery.__table__
 _paused = exists().where(Community.id == Delivery.community_id, Community.paused_at.is_not(None))
 
 
@@ -120,7 +119,7 @@ async def claim_batch(runtime: Runtime, first: uuid.UUID | None, size: int) -> B
         rows = [
             RowState(*row)
             for row in await session.execute(
-                update(_deliveries)
+                update(recording.DELIVERIES)
                 .where(
                     Delivery.id.in_([d for d, content_id in candidates if content_id in items]),
                     *claimable(now),

@@ -57,12 +57,12 @@ class RowState:
 # What to select (or return) to build a RowState: `RowState(*row)`.
 COLUMNS = tuple(getattr(Delivery, f.name) for f in fields(RowState))
 _CHANGEABLE = [f.name for f in fields(RowState)][4:]
-_table = Delivery.__table__
+DELIVERIES = Delivery.__table__  # for Core statements on the rows
 # Bound names differ from the columns' own: SQLAlchemy keeps those for its own parameters.
 _WRITE = (
-    update(_table)
-    .where(_table.c.id == bindparam("row_id", type_=_table.c.id.type))
-    .values({name: bindparam(f"new_{name}", type_=_table.c[name].type) for name in _CHANGEABLE})
+    update(DELIVERIES)
+    .where(DELIVERIES.c.id == bindparam("row_id", type_=DELIVERIES.c.id.type))
+    .values({name: bindparam(f"new_{name}", type_=DELIVERIES.c[name].type) for name in _CHANGEABLE})
 )
 
 
