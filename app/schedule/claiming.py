@@ -32,7 +32,7 @@ from app.core.runtime import Runtime
 from app.schedule import connectors, planning, recording
 from app.schedule.content import event_payload
 from app.schedule.models import ContentItem, Delivery
-from app.schedule.recording import RowState
+from app.schedule.recording import ItemState, RowState
 from app.schedule.render import ChannelRef, render
 
 _paused = exists().where(Community.id == Delivery.community_id, Community.paused_at.is_not(None))
@@ -59,7 +59,7 @@ class Claimed:
     # row (a retract after an edit), sets another or none, and this claim's outcome is stale.
     lease: datetime
     channel_id: uuid.UUID
-    content_id: uuid.UUID
+    item: ItemState  # the row's content as claimed, with its JSON form
 
 
 @dataclass
@@ -114,6 +114,10 @@ async def claim_batch(runtime: Runtime, first: uuid.UUID | None, size: int) -> B
                 .with_for_update(skip_locked=True)
             )
         }
+        # Read as plain values: an item's first send moves it to `publishing` with one
+        # statement for the batch (below), not a flush per item.
+        for item in items.values():
+            session.expunge(item)
         lease = now + timedelta(seconds=runtime.settings.lease_seconds)
         # The claim, returning the claimed rows themselves (no second read).
         rows = [
@@ -142,10 +146,12 @@ async def claim_batch(runtime: Runtime, first: uuid.UUID | None, size: int) -> B
                 select(Channel).where(Channel.id.in_({row.channel_id for row in rows}))
             )
         }
-        # The item's JSON form, which webhooks carry: once per item of the batch.
-        contents: dict[uuid.UUID, dict[str, Any]] = {}
+        # The item's state and JSON form (which webhooks carry): once per item of the batch.
+        states: dict[uuid.UUID, ItemState] = {}
+        payloads: dict[uuid.UUID, dict[str, Any]] = {}
+        starting: list[uuid.UUID] = []
         changed: list[RowState] = []
-        recorded: dict[uuid.UUID, ContentItem] = {}
+        recorded: dict[uuid.UUID, ItemState] = {}
         for row in rows:
             assert row.next_attempt_at is not None  # claimable rows have one
             batch.jobs[row.id] = planning.job_id(row.id, row.next_attempt_at)
@@ -159,9 +165,12 @@ async def claim_batch(runtime: Runtime, first: uuid.UUID | None, size: int) -> B
                 continue
             if row.action == "send" and item.status == "scheduled":
                 item.status = "publishing"
-                contents.pop(item.id, None)
-            if item.id not in contents:
-                contents[item.id] = event_payload(item)
+                starting.append(item.id)
+                states.pop(item.id, None)
+            if item.id not in states:
+                payloads[item.id] = event_payload(item)
+                states[item.id] = ItemState.of(item, payloads[item.id])
+            state = states[item.id]
             channel = channels[row.channel_id]
             task = connectors.Task(
                 delivery_id=row.id,
@@ -169,7 +178,7 @@ async def claim_batch(runtime: Runtime, first: uuid.UUID | None, size: int) -> B
                 kind=ChannelKind(channel.kind),
                 config=channel.config,
                 rendered=render(
-                    item, contents[item.id], ChannelRef.of(channel), row.action or "send"
+                    item, payloads[item.id], ChannelRef.of(channel), row.action or "send"
                 ),
                 external_id=row.external_id,
                 content_version=item.version,
@@ -180,11 +189,17 @@ async def claim_batch(runtime: Runtime, first: uuid.UUID | None, size: int) -> B
             elif task.kind not in connectors.OUTBOUND:
                 result = await _internal(session, runtime, task, item)
             else:
-                batch.outbound.append(Claimed(task, lease, channel.id, item.id))
+                batch.outbound.append(Claimed(task, lease, channel.id, state))
                 continue
-            batch.count(await recording.apply(session, runtime, row, item, result))
+            batch.count(await recording.apply(session, runtime, row, state, result))
             changed.append(row)
-            recorded[item.id] = item
+            recorded[item.id] = state
+        if starting:
+            await session.execute(
+                update(ContentItem.__table__)
+                .where(ContentItem.id.in_(starting))
+                .values(status="publishing")
+            )
         await recording.write(session, changed)
         await recording.settle(session, list(recorded.values()))
     return batch

@@ -31,13 +31,14 @@ from app.core.runtime import Runtime
 from app.schedule import claiming, connectors, planning, recording
 from app.schedule.claiming import Claimed
 from app.schedule.models import ContentItem, Delivery
-from app.schedule.recording import RowState
+from app.schedule.recording import ItemState, RowState
 
 log = structlog.get_logger("hearth.schedule")
 
 SWEEP_BATCH = 500
-# A job that fires a moment before its row is due (clocks of API and worker differ
-# slightly) waits for it rather than leaving it to the next sweep.
+# A job starts a moment before its row is due (it is queued `planning.JOB_LEAD` ahead, and
+# the clocks of API and worker differ slightly): it waits for the instant rather than
+# leaving the row to the next sweep.
 EARLY_WAIT_LIMIT = 2.0
 # A batch's outcomes are recorded at least this often (seconds) while its sends go on.
 RECORD_EVERY = 1.0
@@ -188,11 +189,12 @@ async def _record(
     if not claims:
         return outcomes
     async with runtime.unit_of_work() as session:
+        claimed_items = {claimed.item.id: claimed.item for claimed in claims}
         items = {
-            item.id: item
-            for item in await session.scalars(
-                select(ContentItem)
-                .where(ContentItem.id.in_({claimed.content_id for claimed in claims}))
+            row.id: ItemState(*row).still(claimed_items[row.id])
+            for row in await session.execute(
+                select(*recording.ITEM_COLUMNS)
+                .where(ContentItem.id.in_(claimed_items))
                 .order_by(ContentItem.id)
                 .with_for_update()
             )
@@ -207,7 +209,7 @@ async def _record(
 
         def still_ours(claimed: Claimed) -> RowState | None:
             row = rows.get(claimed.task.delivery_id)
-            if row is None or claimed.content_id not in items:
+            if row is None or claimed.item.id not in items:
                 outcomes["gone"] += 1  # deleted (with its content or channel) meanwhile
                 return None
             if row.lease_until != claimed.lease:
@@ -223,10 +225,10 @@ async def _record(
             if (row := still_ours(claimed)) is not None:
                 recording.give_back(session, row, due, now)
                 changed.append(row)
-        recorded: dict[uuid.UUID, ContentItem] = {}
+        recorded: dict[uuid.UUID, ItemState] = {}
         for claimed, result in sent:
             if (row := still_ours(claimed)) is not None:
-                item = items[claimed.content_id]
+                item = items[claimed.item.id]
                 outcomes[await recording.apply(session, runtime, row, item, result)] += 1
                 changed.append(row)
                 recorded[item.id] = item

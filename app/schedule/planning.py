@@ -27,6 +27,10 @@ DELIVER_JOB = "deliver_content"
 # Work due within this many seconds is queued now as a deferred job; later work is queued
 # by the sweep when it comes this close. Nothing waits in Redis for long (DESIGN.md).
 QUEUE_HORIZON = 300.0
+# A job is queued to start this long before its row is due, and waits for the instant
+# (`engine.attempt`): arq looks for due jobs once per `HEARTH_WORKER_POLL_SECONDS` (0.1 s by
+# default), so a job queued for the instant itself would start up to a poll late.
+JOB_LEAD = 0.25
 
 
 def job_id(delivery_id: uuid.UUID | str, due: datetime) -> str:
@@ -40,7 +44,10 @@ def request_for(delivery_id: uuid.UUID, due: datetime, now: datetime) -> jobs.Jo
     if delay > QUEUE_HORIZON:
         return None
     return jobs.JobRequest(
-        DELIVER_JOB, (str(delivery_id),), job_id(delivery_id, due), max(delay, 0.0) or None
+        DELIVER_JOB,
+        (str(delivery_id),),
+        job_id(delivery_id, due),
+        max(delay - JOB_LEAD, 0.0) or None,
     )
 
 

@@ -1,9 +1,10 @@
 """What an action's outcome does to its delivery row, and the content's status once its rows
 have settled: shared by the claim (forum and feed actions, skips) and the recorder (sends).
 
-The engine reads a row as a `RowState` (the columns it needs, no ORM object), changes it in
-Python and writes a whole batch back in one statement (`write`), while the row is locked by
-the same transaction: per row, that costs a fraction of an ORM object's load and flush.
+The engine reads a row as a `RowState` and a content item as an `ItemState` (the columns it
+needs, no ORM object), changes them in Python and writes a whole batch back in one statement
+(`write`, `settle`), while they are locked by the same transaction: per row, that costs a
+fraction of an ORM object's load and flush.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from pydantic import TypeAdapter
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -66,6 +68,46 @@ _WRITE = (
 )
 
 
+@dataclass(slots=True)
+class ItemState:
+    """A content item as recording reads and changes it: its status decides and is decided.
+    `payload` is its JSON form (its events' payload, `event_payload`) as the claim made it,
+    carried to the recorder, which keeps it only while status and version are still the
+    claim's: a publishing item changes in no other way. None: read it again to settle."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    status: str
+    version: int
+    published_at: datetime | None
+    payload: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, item: ContentItem, payload: dict[str, Any] | None) -> ItemState:
+        return cls(item.id, item.org_id, item.status, item.version, item.published_at, payload)
+
+    def still(self, claimed: ItemState) -> ItemState:
+        """This state, with the claim's payload if the item has not changed since."""
+        if (self.status, self.version) == (claimed.status, claimed.version):
+            self.payload = claimed.payload
+        return self
+
+
+# What to select to build an ItemState: `ItemState(*row)`.
+ITEM_COLUMNS = tuple(getattr(ContentItem, f.name) for f in fields(ItemState)[:-1])
+_ITEMS = ContentItem.__table__
+_SETTLE = (
+    update(_ITEMS)
+    .where(_ITEMS.c.id == bindparam("item_id", type_=_ITEMS.c.id.type))
+    .values(
+        status=bindparam("new_status", type_=_ITEMS.c.status.type),
+        published_at=bindparam("new_published_at", type_=_ITEMS.c.published_at.type),
+    )
+)
+# How the content's JSON form writes an instant (a settled item's new `published_at`).
+_INSTANT = TypeAdapter(datetime | None)
+
+
 async def write(session: AsyncSession, rows: Sequence[RowState]) -> None:
     """Store the changed state of `rows` (locked by this transaction), in one statement."""
     if not rows:
@@ -81,7 +123,7 @@ async def apply(
     session: AsyncSession,
     runtime: Runtime,
     row: RowState,
-    item: ContentItem,
+    item: ItemState,
     result: connectors.Result,
 ) -> str:
     """Record one action's result on its row (the caller writes the row and settles the
@@ -120,7 +162,7 @@ async def apply(
     return outcome
 
 
-def _done(row: RowState, item: ContentItem, result: connectors.Result, now: datetime) -> None:
+def _done(row: RowState, item: ItemState, result: connectors.Result, now: datetime) -> None:
     action = row.action
     row.last_error, row.action, row.next_attempt_at = None, None, None
     if action == "send":
@@ -134,7 +176,7 @@ def _done(row: RowState, item: ContentItem, result: connectors.Result, now: date
 
 
 async def _failed(
-    session: AsyncSession, row: RowState, item: ContentItem, result: connectors.Result
+    session: AsyncSession, row: RowState, item: ItemState, result: connectors.Result
 ) -> None:
     action = row.action
     row.action, row.next_attempt_at = None, None
@@ -166,7 +208,7 @@ async def _failed(
     )
 
 
-async def settle(session: AsyncSession, items: Iterable[ContentItem]) -> None:
+async def settle(session: AsyncSession, items: Iterable[ItemState]) -> None:
     """Once no row of a publishing item waits, its status follows its rows: published,
     partially published or failed (and the matching event goes out, once). One query for
     all the items of a batch, so the batch's rows must be written (`write`) first."""
@@ -181,7 +223,7 @@ async def settle(session: AsyncSession, items: Iterable[ContentItem]) -> None:
     ):
         counts[content_id][status] = n
     now = utcnow()
-    settled = []
+    settled: list[tuple[ItemState, int, int]] = []
     for content_id, item in publishing.items():
         count = counts[content_id]
         if count["pending"] or count["sending"]:
@@ -196,13 +238,37 @@ async def settle(session: AsyncSession, items: Iterable[ContentItem]) -> None:
             item.status = "failed"
         if delivered:
             item.published_at = item.published_at or now
-        payload = {
-            **event_payload(item),
-            "deliveries": {"delivered": delivered, "failed": failed},
-        }
+        settled.append((item, delivered, failed))
+    if not settled:
+        return
+    await session.execute(
+        _SETTLE,
+        [
+            {"item_id": item.id, "new_status": item.status, "new_published_at": item.published_at}
+            for item, _, _ in settled
+        ],
+    )
+    # An item changed since its claim is read again, as now written.
+    changed = [item.id for item, _, _ in settled if item.payload is None]
+    read_again = {}
+    if changed:
+        for loaded in await session.scalars(
+            select(ContentItem)
+            .where(ContentItem.id.in_(changed))
+            .execution_options(populate_existing=True)
+        ):
+            read_again[loaded.id] = event_payload(loaded)
+    rows = []
+    for item, delivered, failed in settled:
+        if item.payload is None:
+            payload = read_again[item.id]
+        else:
+            published_at = _INSTANT.dump_python(item.published_at, mode="json")
+            payload = {**item.payload, "status": item.status, "published_at": published_at}
         kind = "content.failed" if item.status == "failed" else "content.published"
-        settled.append(events.event_row(item.org_id, kind, payload))
-    await events.emit_all(session, settled)
+        data = {**payload, "deliveries": {"delivered": delivered, "failed": failed}}
+        rows.append(events.event_row(item.org_id, kind, data))
+    await events.emit_all(session, rows)
 
 
 def give_back(session: AsyncSession, row: RowState, due: datetime, now: datetime) -> None:

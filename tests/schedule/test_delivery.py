@@ -74,7 +74,10 @@ async def test_publish_reaches_every_channel_once_then_retract_takes_it_down(
         fields={"season": 3},
     )
     assert (await act(client, studio, item, "publish")).status_code == 202
-    await until_status(client, studio, item, "published")
+    published = await until_status(client, studio, item, "published")
+    # The event says what the API says of the item, and how its deliveries went.
+    tally = {"delivered": 5, "failed": 0}
+    assert await emitted(app, "content.published") == [{**published, "deliveries": tally}]
     delivered = await rows(client, studio, item)
     assert {k: r["status"] for k, r in delivered.items()} == dict.fromkeys(
         ("forum", "launcher_feed", *OUTBOUND), "delivered"

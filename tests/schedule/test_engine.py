@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from app.schedule import connectors
 from app.schedule.claiming import Claimed
 from app.schedule.connectors import Task
 from app.schedule.engine import _send
+from app.schedule.recording import ItemState
 from app.schedule.render import Rendered
 from app.settings import Settings
 
@@ -32,7 +34,8 @@ def claimed(lease_left: float, config: dict | None = None) -> Claimed:
     rendered = Rendered(uuid.uuid4(), kind, "t", "x", {"type": "content.published", "data": {}})
     task = Task(uuid.uuid4(), "send", kind, config or {}, rendered, None, 1)
     lease = utcnow() + timedelta(seconds=lease_left)
-    return Claimed(task, lease, uuid.uuid4(), uuid.uuid4())
+    item = ItemState(uuid.uuid4(), uuid.uuid4(), "publishing", 1, None, {})
+    return Claimed(task, lease, uuid.uuid4(), item)
 
 
 def far() -> datetime:
@@ -111,10 +114,19 @@ async def test_claims_at_once_take_disjoint_batches_and_one_record_settles_them_
         claimed = [c.task.delivery_id for batch in batches for c in batch.outbound]
         assert len(claimed) == len(set(claimed)) == 12  # each row by exactly one claim
         done = connectors.Result("done", status_code=200)
-        for batch in batches:
-            outcomes = await engine._record(runtime, [(c, done) for c in batch.outbound], [])
+        for n, batch in enumerate(batches):
+            sent = [(c, done) for c in batch.outbound]
+            if n == 0:
+                # As if the items had changed since the claim: the record reads them again.
+                sent = [(replace(c, item=replace(c.item, version=0)), r) for c, r in sent]
+            outcomes = await engine._record(runtime, sent, [])
             assert outcomes == {"done": len(batch.outbound)}
-        assert len(await emitted(app, "content.published")) == 4
+        # Either way, each event is the item as the API shows it, and its deliveries.
+        published = await emitted(app, "content.published")
+        assert len(published) == 4
+        for event in published:
+            item = await client.get(f"/v1/content/{event['id']}", headers=studio.auth())
+            assert event == {**item.json(), "deliveries": {"delivered": 3, "failed": 0}}
         assert not await claiming.claim_batch(runtime, None, 8)  # nothing due any more
 
 
