@@ -1,13 +1,13 @@
 """Claiming due delivery rows, a batch at a time, in one short transaction.
 
-A job fires for one row; it claims that row first, then drains other due rows in batches
-of up to `HEARTH_DELIVERY_BATCH` (see `engine`): a fan-out to thousands of rows costs a
-transaction per batch, not per row. Rows and their contents are locked with SKIP LOCKED,
-so claimers running at once take disjoint batches, and a row the claim could not lock
-stays due for the next batch, job or sweep. The one wait is for the content of the job's
-own row, taken while nothing else is held, as the API's transitions take it before the
-content's rows: no cycle of waits can form with a transition or a recorder (contents in id
-order, then rows).
+A job fires for one row; it claims that row first (`claim_row`), then drains other due rows
+in batches of up to `HEARTH_DELIVERY_BATCH` (`claim_batch`, see `engine`): a fan-out to
+thousands of rows costs a transaction per batch, not per row. Rows and their contents are
+locked with SKIP LOCKED, so claimers running at once take disjoint batches, and a row the
+claim could not lock stays due for the next batch, job or sweep. The one wait is for the
+content of the job's own row, taken while nothing else is held, as the API's transitions
+take it before the content's rows: no cycle of waits can form with a transition or a
+recorder (contents in id order, then rows).
 
 The conditional UPDATE is the claim itself: it moves the lease forward only where the row
 is still claimable, and the lease it sets is the claim's token (see `engine`).
@@ -80,24 +80,31 @@ class Batch:
         return bool(self.outbound or self.settled)
 
 
-async def claim_batch(runtime: Runtime, first: uuid.UUID | None, size: int) -> Batch:
-    """Claim `first` (if given and claimable) and other due rows, up to `size`, the
-    longest due first. Forum and feed actions are done here, in the claim's transaction,
-    so they happen exactly once; skipped and refused rows are recorded here too. Returns
-    the rows left to send over HTTP."""
+async def claim_row(runtime: Runtime, delivery_id: uuid.UUID) -> Batch:
+    """Claim this row alone, if it is claimable: a job's own row, whose send then starts at
+    once. Found by its id, not among every due row."""
+    return await _claim(runtime, delivery_id, 1)
+
+
+async def claim_batch(runtime: Runtime, size: int) -> Batch:
+    """Claim up to `size` due rows, the longest due first."""
+    return await _claim(runtime, None, size)
+
+
+async def _claim(runtime: Runtime, only: uuid.UUID | None, size: int) -> Batch:
+    """Forum and feed actions are done here, in the claim's transaction, so they happen
+    exactly once; skipped and refused rows are recorded here too. Returns the rows left to
+    send over HTTP."""
     now = utcnow()
     batch = Batch()
     async with runtime.unit_of_work() as session:
-        if first is not None:
-            await _lock_content_of(session, first)
+        if only is not None:
+            await _lock_content_of(session, only)
         candidates = (
             await session.execute(
                 select(Delivery.id, Delivery.content_id)
-                .where(*claimable(now))
-                .order_by(
-                    *([case((Delivery.id == first, 0), else_=1)] if first else []),
-                    Delivery.next_attempt_at,
-                )
+                .where(*claimable(now), *([Delivery.id == only] if only else []))
+                .order_by(Delivery.next_attempt_at)
                 .limit(size)
                 .with_for_update(skip_locked=True, of=Delivery)
             )

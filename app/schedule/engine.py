@@ -58,19 +58,19 @@ async def attempt(runtime: Runtime, delivery_id: uuid.UUID) -> str:
     drain_until = loop.time() + slack / 2
     # The job's own row goes first, alone, so that its send starts at once (the precision
     # of a post scheduled for a busy instant); the batches drained after it are full.
-    batch = await claiming.claim_batch(runtime, delivery_id, 1)
+    batch = await claiming.claim_row(runtime, delivery_id)
     if not batch:
         wait = await _early_by(runtime, delivery_id)
         if wait is None:
             return "not due"
         await asyncio.sleep(wait)
-        batch = await claiming.claim_batch(runtime, delivery_id, 1)
+        batch = await claiming.claim_row(runtime, delivery_id)
     outcomes: Counter[str] = Counter()
     while batch:
         outcomes += await _perform(runtime, batch, delivery_id, deadline)
         if not batch.more or loop.time() >= drain_until:
             break  # the backlog is worked off, or the job's time is up
-        batch = await claiming.claim_batch(runtime, None, settings.delivery_batch)
+        batch = await claiming.claim_batch(runtime, settings.delivery_batch)
     return ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items())) or "not due"
 
 

@@ -105,11 +105,11 @@ async def test_claims_at_once_take_disjoint_batches_and_one_record_settles_them_
             assert published.status_code == 202, published.text
         runtime = app.state.runtime
         together = await asyncio.gather(
-            claiming.claim_batch(runtime, None, 8), claiming.claim_batch(runtime, None, 8)
+            claiming.claim_batch(runtime, 8), claiming.claim_batch(runtime, 8)
         )
         batches = list(together)
         # A row whose content the other claim held is left for a later claim.
-        while leftover := await claiming.claim_batch(runtime, None, 8):
+        while leftover := await claiming.claim_batch(runtime, 8):
             batches.append(leftover)
         claimed = [c.task.delivery_id for batch in batches for c in batch.outbound]
         assert len(claimed) == len(set(claimed)) == 12  # each row by exactly one claim
@@ -127,7 +127,7 @@ async def test_claims_at_once_take_disjoint_batches_and_one_record_settles_them_
         for event in published:
             item = await client.get(f"/v1/content/{event['id']}", headers=studio.auth())
             assert event == {**item.json(), "deliveries": {"delivered": 3, "failed": 0}}
-        assert not await claiming.claim_batch(runtime, None, 8)  # nothing due any more
+        assert not await claiming.claim_batch(runtime, 8)  # nothing due any more
 
 
 @pytest.mark.both_backends
