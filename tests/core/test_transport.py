@@ -1,14 +1,19 @@
 """Sends on asyncio's own transport (`app.core.transport`): TLS with the certificate checked
-against the host's name, flow control both ways, and a connection the receiver closed while
-idle; on asyncio's loop (`hearth worker`) and on uvloop (`hearth serve`). Everyday sends go
-through it in every delivery test."""
+against the host's name, flow control both ways, connections the receiver closed, reset or
+stalled, and errors as httpcore names them; on asyncio's loop (`hearth worker`) and on
+uvloop (`hearth serve`). Everyday sends go through it in every delivery test."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+import struct
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 
 import httpcore
 import pytest
@@ -42,6 +47,32 @@ async def serving(handler: Handler, tls: ssl.SSLContext | None = None) -> AsyncI
     finally:
         server.close()
         await server.wait_closed()
+
+
+@contextmanager
+def threading_server(handler: Handler) -> Iterator[int]:
+    """A server like `serving`, on a loop of its own in another thread: it answers while the
+    test's loop is blocked. Yields its port."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    opening = asyncio.start_server(handler, "127.0.0.1", 0)
+    server = asyncio.run_coroutine_threadsafe(opening, loop).result(5)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+
+        async def shut_down() -> None:
+            server.close()
+            handlers = asyncio.all_tasks() - {asyncio.current_task()}
+            for handler_task in handlers:
+                handler_task.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(shut_down(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
 
 
 async def read_request(reader: asyncio.StreamReader) -> bytes:
@@ -155,3 +186,88 @@ async def test_a_receiver_that_never_answers_times_out() -> None:
             pool, f"http://127.0.0.1:{port}/x", LOCAL, content=b"{}", headers={}, timeout=0.3
         )
     assert (outcome.status_code, outcome.error) == (None, "No answer within 0.3 s.")
+
+
+@on_both_loops
+async def test_a_close_that_came_while_the_loop_was_busy_is_not_a_failed_send() -> None:
+    """The receiver closes each kept-alive connection just after answering, while the
+    sender's loop is busy (a worker rendering its next batch): the next request goes out
+    on a new connection, not into the closed one."""
+    connections = 0
+
+    async def answer_then_close_soon(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        nonlocal connections
+        connections += 1
+        await read_request(reader)
+        writer.write(answer(b"ok"))
+        await writer.drain()
+        await asyncio.sleep(0.002)
+        writer.close()
+
+    with threading_server(answer_then_close_soon) as port:
+        async with outbound.new_pool(ssl.create_default_context()) as pool:
+            for _ in range(20):
+                time.sleep(0.01)  # noqa: ASYNC251 (the loop is busy: the close waits in the socket)
+                sent = await outbound.send(
+                    pool, f"http://127.0.0.1:{port}/x", LOCAL, content=b"{}", headers={}, timeout=5
+                )
+                assert (sent.status_code, sent.error) == (200, None)
+    assert connections == 20
+
+
+@on_both_loops
+async def test_refused_and_reset_connections_are_transport_errors() -> None:
+    async def reset_mid_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Le")
+        await writer.drain()
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # a reset, not a close
+
+    async with (
+        serving(reset_mid_answer) as port,
+        outbound.new_pool(ssl.create_default_context()) as pool,
+    ):
+        reset = await outbound.send(
+            pool, f"http://127.0.0.1:{port}/x", LOCAL, content=b"{}", headers={}, timeout=5
+        )
+    refused = await outbound.send(
+        pool, f"http://127.0.0.1:{port}/x", LOCAL, content=b"{}", headers={}, timeout=5
+    )
+    assert (reset.error or "").startswith("Could not reach the receiver: ReadError")
+    assert (refused.error or "").startswith("Could not reach the receiver: ConnectError")
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open files in /proc")
+@on_both_loops
+async def test_a_send_given_up_leaves_no_socket_open() -> None:
+    """A receiver that stops reading: the send times out, and its connection is closed at
+    once with the pool, not kept until the receiver takes what was buffered."""
+    stalled = []
+
+    async def never_reads(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        stalled.append(writer)  # held open, never read
+        await asyncio.sleep(3600)
+
+    def open_files() -> int:
+        return len(list(Path("/proc/self/fd").iterdir()))
+
+    async with serving(never_reads) as port:
+        before = open_files() + 1  # the receiver's side of the one connection
+        async with outbound.new_pool(ssl.create_default_context()) as pool:
+            sent = await outbound.send(
+                pool,
+                f"http://127.0.0.1:{port}/x",
+                LOCAL,
+                content=b"x" * (8 * 1024 * 1024),
+                headers={},
+                timeout=0.3,
+            )
+        assert sent.error == "No answer within 0.3 s."
+        await asyncio.sleep(0.05)
+        assert open_files() <= before
+        for writer in stalled:
+            writer.close()
