@@ -1,8 +1,8 @@
 """httpcore's network backend on asyncio itself, for the sends of `outbound`.
 
 httpcore reaches asyncio through anyio by default, which opens a cancel scope around every
-read and write and polls the socket of each idle connection before it picks one; and a
-request's head and body go out in two system calls. This backend (httpcore's documented
+read and write and answers each question about a connection through its typed attributes;
+and a request's head and body go out in two system calls. This backend (httpcore's documented
 `network_backend` extension) reads into a buffer of its own, and it holds what a request
 writes until the request first reads, then sends it in one write: an HTTP/1.1 exchange
 always reads after writing (the pool speaks HTTP/1.1 only, and never upgrades a
