@@ -16,13 +16,14 @@ import asyncio
 import select
 import socket
 import ssl
-from collections.abc import Iterable
-from typing import Any, cast
+from collections.abc import Awaitable, Iterable
+from typing import Any, TypeVar, cast
 
 import httpcore
 
 # Past this many unread bytes the connection stops reading from its socket until read.
 READ_LIMIT = 64 * 1024
+T = TypeVar("T")
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
@@ -36,37 +37,17 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
         local = (local_address, 0) if local_address else None
-        try:
-            async with asyncio.timeout(timeout):
-                transport, connection = await loop.create_connection(
-                    Connection, host, port, local_addr=local
-                )
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout("Timed out while connecting.") from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
+        transport, connection = await _connecting(
+            loop.create_connection(Connection, host, port, local_addr=local),
+            timeout,
+            "Timed out while connecting.",
+        )
         try:
             sock: socket.socket = transport.get_extra_info("socket")
             for option in socket_options or ():
                 sock.setsockopt(*option)
         except OSError as exc:
             transport.abort()
-            raise httpcore.ConnectError(str(exc)) from exc
-        return connection
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                _, connection = await loop.create_unix_connection(Connection, path)
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout("Timed out while connecting.") from exc
-        except OSError as exc:
             raise httpcore.ConnectError(str(exc)) from exc
         return connection
 
@@ -170,15 +151,11 @@ class Connection(asyncio.Protocol, httpcore.AsyncNetworkStream):
         timeout: float | None = None,
     ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                transport = await loop.start_tls(
-                    self._transport, self, ssl_context, server_hostname=server_hostname
-                )
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout("Timed out during the TLS handshake.") from exc
-        except OSError as exc:  # ssl.SSLError included: a certificate that does not verify
-            raise httpcore.ConnectError(str(exc)) from exc
+        transport = await _connecting(
+            loop.start_tls(self._transport, self, ssl_context, server_hostname=server_hostname),
+            timeout,
+            "Timed out during the TLS handshake.",
+        )
         self._transport = cast(asyncio.Transport, transport)
         return self
 
@@ -191,6 +168,17 @@ class Connection(asyncio.Protocol, httpcore.AsyncNetworkStream):
         if info in ("ssl_object", "socket", *names):
             return self._transport.get_extra_info(names.get(info, info))
         return None
+
+
+async def _connecting(step: Awaitable[T], timeout: float | None, timed_out: str) -> T:
+    """A step of opening a connection, within `timeout`, failing as httpcore's errors."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await step
+    except TimeoutError as exc:
+        raise httpcore.ConnectTimeout(timed_out) from exc
+    except OSError as exc:  # ssl.SSLError included: a certificate that does not verify
+        raise httpcore.ConnectError(str(exc)) from exc
 
 
 def _readable_now(transport: asyncio.BaseTransport) -> bool:
