@@ -12,11 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpcore
 import httpx
 
 from app.communities.platforms import PROFILES, ChannelKind
-from app.core import metrics, outbound, signing
+from app.core import http1, metrics, outbound, signing
 from app.core.db import utcnow
 from app.core.errors import Conflict
 from app.core.runtime import Runtime
@@ -34,7 +33,7 @@ class OutgoingMessage:
 
 @dataclass(frozen=True)
 class Transport:
-    http: httpcore.AsyncConnectionPool
+    http: http1.Pool
     policy: outbound.OutboundPolicy
     timeout: float
 

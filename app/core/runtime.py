@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import TYPE_CHECKING
 
-import httpcore
 import httpx
 import structlog
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import http1
 from app.core.auth import Actor, Authenticator, forgets
 from app.core.broadcast import (
     Broadcaster,
@@ -59,7 +59,7 @@ class Runtime:
     live_sockets: Counter[str] = field(default_factory=Counter)
     outbound: OutboundPolicy = field(init=False)
     # The connections of sends to user-supplied URLs (channels, webhooks): `core.outbound`.
-    outbound_http: httpcore.AsyncConnectionPool = field(init=False)
+    outbound_http: http1.Pool = field(init=False)
     limiter: RateLimiter = field(init=False)
     # Verified member tokens → their Actor, for a few seconds (HEARTH_MEMBER_TOKEN_CACHE_SECONDS).
     token_cache: TTLCache[str, Actor] = field(init=False)

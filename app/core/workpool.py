@@ -5,7 +5,8 @@ semaphore, costs more than it seems with an HTTP client: a worker that finishes 
 takes the next one at once, on the connection it just freed, while a call handed a slot
 through a semaphore wakes later, after other callbacks, and the connection pool then
 makes more assignment passes per request (each polls every idle connection). Measured
-with 8 sends in flight to one receiver: about 180 µs less CPU per send.
+with 8 sends in flight to one receiver, on httpcore's pool (Hearth's sends went through it
+before `core.http1`): about 180 µs less CPU per send.
 """
 
 from __future__ import annotations

@@ -3,9 +3,7 @@
 `concurrency` tasks share one `httpx.AsyncClient` (default asyncio loop, as `hearth worker`
 runs on) and POST the given bodies to the receiver, each signed at send time with Standard
 Webhooks headers like Hearth's (`webhook-id`, `webhook-timestamp`, `webhook-signature`,
-`content-type`). No database, no queue, no retries: what sending alone costs. With
-`close`, every request also says `Connection: close`, as Hearth's sends do (informational:
-it shows what a new connection per send costs).
+`content-type`). No database, no queue, no retries: what sending alone costs.
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ class Spec:
     label: str
     messages: list[tuple[str, str, str, bytes]]  # (url, signing secret, webhook-id, body)
     concurrency: int
-    close: bool = False
 
 
 async def send_all(spec: Spec) -> dict[str, Any]:
@@ -40,8 +37,6 @@ async def send_all(spec: Spec) -> dict[str, Any]:
         for url, secret, message_id, body in todo:
             headers = {"Content-Type": "application/json"}
             headers.update(signed_headers(secret, message_id, body))
-            if spec.close:
-                headers["Connection"] = "close"
             try:
                 response = await client.post(url, content=body, headers=headers)
             except httpx.HTTPError as exc:

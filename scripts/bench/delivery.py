@@ -186,18 +186,13 @@ def raw_runs(
     fanout: list[tuple[str, str, str, bytes]],
     scheduled: list[tuple[str, str, str, bytes]],
 ) -> dict[str, Run]:
-    """The raw loop, in a process of its own: the fan-out bodies kept alive (the goal's
-    baseline) and with `Connection: close` (as Hearth sends to https:// receivers), then the
-    scheduled bodies."""
+    """The raw loop, in a process of its own: the fan-out bodies, then the scheduled ones."""
     runs = {}
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-        for key, label, messages, close in (
-            ("fanout", "raw httpx loop", fanout, False),
-            ("fanout_close", "raw, Connection: close", fanout, True),
-            ("scheduled", "raw httpx loop", scheduled, False),
-        ):
+        for key, messages in (("fanout", fanout), ("scheduled", scheduled)):
+            label = "raw httpx loop"
             print(f"  {label}, {len(messages):,} sends …", flush=True)
-            spec = _raw.Spec(label, messages, args.concurrency, close)
+            spec = _raw.Spec(label, messages, args.concurrency)
             result = pool.submit(_raw.run, spec).result()
             run = Run(label, len(messages), seconds=result["seconds"])
             run.cpu_seconds = result["cpu_seconds"]
@@ -431,7 +426,7 @@ def report(
     raw: dict[str, Run], fanout: Run, scheduled: Run, publish_at: datetime, rows: list[Any]
 ) -> bool:
     """Print the figures and one line per goal; True when no run had an error."""
-    print_runs("(a) fan-out", [raw["fanout"], raw["fanout_close"], fanout])
+    print_runs("(a) fan-out", [raw["fanout"], fanout])
     print_runs("(b) scheduled for one instant", [raw["scheduled"], scheduled])
     lags = lag_figures(scheduled, publish_at, rows)
     print()
@@ -440,12 +435,6 @@ def report(
     print(
         f"fan-out  Hearth / raw deliveries per second = {ratio:.2f}   goal >= {FANOUT_GOAL}"
         f"   {verdict(complete and ratio >= FANOUT_GOAL)}"
-    )
-    close = raw["fanout_close"].rate
-    print(
-        "         (against the raw loop with Connection: close, as Hearth sends to https://"
-        " receivers:"
-        f" {fmt((fanout.rate or 0.0) / close if close else None, '.2f')})"
     )
     complete = len(scheduled.arrivals) == scheduled.expected
     first = lags[0] if lags else None

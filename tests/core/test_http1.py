@@ -1,11 +1,13 @@
-"""Sends on asyncio's own transport (`app.core.transport`): TLS with the certificate checked
-against the host's name, flow control both ways, connections the receiver closed, reset or
-stalled, and errors as httpcore names them; on asyncio's loop (`hearth worker`) and on
-uvloop (`hearth serve`). Everyday sends go through it in every delivery test."""
+"""The HTTP/1.1 client of sends (`app.core.http1`): TLS with the certificate checked against
+the host's name, kept-alive connections and when they are not reused, flow control both
+ways, receivers that close, reset, stall or answer broken HTTP; on asyncio's loop
+(`hearth worker`) and on uvloop (`hearth serve`). Everyday sends go through it in every
+delivery test."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 import struct
@@ -15,12 +17,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
-import httpcore
 import pytest
 import trustme
 import uvloop
 
-from app.core import outbound
+from app.core import http1, outbound
 from app.core.outbound import OutboundPolicy
 
 LOCAL = OutboundPolicy.from_entries(["127.0.0.1"])
@@ -95,29 +96,187 @@ def answer(body: bytes, *, close: bool = False) -> bytes:
     )
 
 
+async def keep_answering(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answer each request on the connection with its body, keeping the connection open."""
+    try:
+        while True:
+            writer.write(answer(b"seen: " + await read_request(reader)))
+            await writer.drain()
+    except asyncio.IncompleteReadError:
+        writer.close()
+
+
+def counting(handler: Handler, opened: list[int]) -> Handler:
+    async def count(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        opened.append(1)
+        await handler(reader, writer)
+
+    return count
+
+
 @on_both_loops
-async def test_tls_is_checked_against_the_host_name() -> None:
+async def test_tls_is_checked_against_the_host_name_and_kept_per_name() -> None:
     ca = trustme.CA()
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("localhost").configure_cert(server_tls)
     client_tls = ssl.create_default_context()
     ca.configure_trust(client_tls)
+    opened: list[int] = []
 
-    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(answer(b"seen: " + await read_request(reader), close=True))
-        await writer.drain()
-        writer.close()
-
-    async with serving(echo, server_tls) as port, outbound.new_pool(client_tls) as pool:
-        sent = await outbound.post(
-            pool, f"https://localhost:{port}/hook", LOCAL, content=b"{}", headers={}, timeout=5
-        )
-        assert (sent.status_code, sent.body) == (200, b"seen: {}")
-        # The same server under a name its certificate does not carry: refused.
-        with pytest.raises(httpcore.ConnectError, match="certificate"):
+    async with (
+        serving(counting(keep_answering, opened), server_tls) as port,
+        outbound.new_pool(client_tls) as pool,
+    ):
+        for body in (b"{}", b"[]"):
+            sent = await outbound.post(
+                pool, f"https://localhost:{port}/hook", LOCAL, content=body, headers={}, timeout=5
+            )
+            assert (sent.status_code, sent.body) == (200, b"seen: " + body)
+        assert len(opened) == 1  # the second send went on the first's connection
+        # The same server at the same address, under a name its certificate does not
+        # carry: the kept connection is not lent to it, and a new one is refused.
+        with pytest.raises(http1.ConnectError, match="certificate"):
             await outbound.post(
                 pool, f"https://127.0.0.1:{port}/hook", LOCAL, content=b"{}", headers={}, timeout=5
             )
+
+
+@on_both_loops
+async def test_kept_connections_expire_and_are_bounded() -> None:
+    opened: list[int] = []
+    async with (
+        serving(counting(keep_answering, opened)) as first,
+        serving(counting(keep_answering, opened)) as second,
+    ):
+        pool = http1.Pool(ssl.create_default_context(), max_idle=1, idle_seconds=0.2)
+        async with pool:
+
+            async def send(port: int) -> None:
+                sent = await outbound.post(
+                    pool, f"http://127.0.0.1:{port}/x", LOCAL, content=b"{}", headers={}, timeout=5
+                )
+                assert sent.body == b"seen: {}"
+
+            await send(first)
+            await send(first)
+            assert len(opened) == 1
+            await send(second)  # one kept connection at most: the first's is closed
+            await send(first)
+            assert len(opened) == 3
+            await asyncio.sleep(0.3)  # idle past its time: not reused
+            await send(first)
+            assert len(opened) == 4
+
+
+@on_both_loops
+async def test_an_answer_cut_short_or_broken_is_a_transport_error() -> None:
+    async def long_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer(b"x" * 10_000))  # more than the caller keeps
+        await writer.drain()
+        await keep_answering(reader, writer)
+
+    async def not_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"SMTP ready\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async def hangs_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf")
+        await writer.drain()
+        writer.close()
+
+    opened: list[int] = []
+    async with outbound.new_pool(ssl.create_default_context()) as pool:
+        async with serving(counting(long_answer, opened)) as port:
+            for _ in range(2):
+                sent = await outbound.post(
+                    pool,
+                    f"http://127.0.0.1:{port}/x",
+                    LOCAL,
+                    content=b"{}",
+                    headers={},
+                    timeout=5,
+                    max_body=100,
+                )
+                assert sent.body == b"x" * 100
+            # The rest of each long answer was left unread: its connection was not reused.
+            assert len(opened) == 2
+        for handler in (not_http, hangs_up):
+            async with serving(handler) as port:
+                outcome = await outbound.send(
+                    pool, f"http://127.0.0.1:{port}/x", LOCAL, content=b"{}", headers={}, timeout=5
+                )
+            assert (outcome.error or "").startswith(
+                "Could not reach the receiver: RemoteProtocolError"
+            ), outcome.error
+
+
+@on_both_loops
+async def test_a_kept_connection_closed_as_the_request_went_out_is_retried_once() -> None:
+    """The receiver drops a kept connection (its idle timeout) just as the next request
+    arrives, answering nothing: the request goes again on a new connection. On a new
+    connection, the same is a failed send."""
+    requests: list[bytes] = []
+
+    async def drops_the_second(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        requests.append(await read_request(reader))
+        writer.write(answer(b"ok"))
+        await writer.drain()
+        with contextlib.suppress(asyncio.IncompleteReadError):
+            requests.append(await read_request(reader))
+        writer.close()
+
+    async def answers_nothing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        requests.append(await read_request(reader))
+        writer.close()
+
+    async with outbound.new_pool(ssl.create_default_context()) as pool:
+        async with serving(drops_the_second) as port:
+            for body in (b"1", b"2"):
+                sent = await outbound.send(
+                    pool, f"http://127.0.0.1:{port}/x", LOCAL, content=body, headers={}, timeout=5
+                )
+                assert (sent.status_code, sent.error) == (200, None)
+        assert requests == [b"1", b"2", b"2"]
+        requests.clear()
+        async with serving(answers_nothing) as port:
+            lost = await outbound.send(
+                pool, f"http://127.0.0.1:{port}/x", LOCAL, content=b"3", headers={}, timeout=5
+            )
+        assert (lost.error or "").startswith("Could not reach the receiver: RemoteProtocolError")
+        assert requests == [b"3"]
+
+
+@on_both_loops
+async def test_bytes_after_an_answer_are_never_read_as_the_next_answer() -> None:
+    opened: list[int] = []
+
+    async def answers_twice_at_first(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        if len(opened) == 1:
+            await read_request(reader)
+            writer.write(answer(b"first") + answer(b"forged"))
+            await writer.drain()
+        await keep_answering(reader, writer)
+
+    async with (
+        serving(counting(answers_twice_at_first, opened)) as port,
+        outbound.new_pool(ssl.create_default_context()) as pool,
+    ):
+        bodies = [
+            (
+                await outbound.post(
+                    pool, f"http://127.0.0.1:{port}/x", LOCAL, content=b"{}", headers={}, timeout=5
+                )
+            ).body
+            for _ in range(2)
+        ]
+    assert bodies == [b"first", b"seen: {}"]
+    assert len(opened) == 2
 
 
 @on_both_loops
