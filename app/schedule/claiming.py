@@ -155,7 +155,6 @@ async def _claim(runtime: Runtime, only: uuid.UUID | None, size: int) -> Batch:
         }
         # The item's state and JSON form (which webhooks carry): once per item of the batch.
         states: dict[uuid.UUID, ItemState] = {}
-        payloads: dict[uuid.UUID, dict[str, Any]] = {}
         starting: list[uuid.UUID] = []
         changed: list[RowState] = []
         recorded: dict[uuid.UUID, ItemState] = {}
@@ -175,18 +174,16 @@ async def _claim(runtime: Runtime, only: uuid.UUID | None, size: int) -> Batch:
                 starting.append(item.id)
                 states.pop(item.id, None)
             if item.id not in states:
-                payloads[item.id] = event_payload(item)
-                states[item.id] = ItemState.of(item, payloads[item.id])
+                states[item.id] = ItemState.of(item, event_payload(item))
             state = states[item.id]
+            assert state.payload is not None  # the claim's own, just made
             channel = channels[row.channel_id]
             task = connectors.Task(
                 delivery_id=row.id,
                 action=row.action,  # type: ignore[arg-type]
                 kind=ChannelKind(channel.kind),
                 config=channel.config,
-                rendered=render(
-                    item, payloads[item.id], ChannelRef.of(channel), row.action or "send"
-                ),
+                rendered=render(item, state.payload, ChannelRef.of(channel), row.action or "send"),
                 external_id=row.external_id,
                 content_version=item.version,
             )
